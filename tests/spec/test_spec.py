@@ -705,3 +705,27 @@ def test_results_never_carry_values():
             assert not forbidden & set(node.get("properties", {})), "%s result at %s" % (m["name"], path)
     for n, d in STORE[file_uri("events.json")]["definitions"].items():
         assert "reason" not in d.get("properties", {}) or n == "Shutdown", n
+
+
+def test_x_roles_match_protocol_role_table():
+    section = PROTOCOL.split("## 5. ", 1)[1].split("\n## ", 1)[0]
+    table = {}
+    for cell_methods, cell_roles in re.findall(r"^\| (`[a-z_.]+`(?:, `[a-z_.]+`)*) \| ([^|]+) \|$", section, re.M):
+        words = re.findall(r"[a-z]+", cell_roles.split("(", 1)[0])
+        roles = {"admin", "approver", "agent"} if words == ["any"] else set(words)
+        for name in re.findall(r"`([a-z_.]+)`", cell_methods):
+            table[name] = roles
+    assert set(table) == set(RFC_METHODS), "PROTOCOL.md role table must list every method once"
+    for name, roles in table.items():
+        assert set(METHODS[name]["x-roles"]) == roles, name
+
+
+@pytest.mark.parametrize("name", RFC_METHODS)
+def test_restricted_methods_declare_forbidden(name):
+    m = METHODS[name]
+    codes = {DOC["components"]["errors"][e["$ref"].rsplit("/", 1)[1]]["code"] for e in m["errors"]}
+    if set(m["x-roles"]) != {"admin", "approver", "agent"}:
+        assert -32001 in codes, "%s is restricted by role but does not list forbidden" % name
+    if m["x-roles"] != ["admin", "approver", "agent"] and any(
+            x in name for x in ("put", "delete", "request", "cancel", "extend", "decide", "revoke", "reveal")):
+        assert -32007 in codes, "%s changes state and must list audit_unavailable" % name
