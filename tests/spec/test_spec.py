@@ -729,3 +729,28 @@ def test_restricted_methods_declare_forbidden(name):
     if m["x-roles"] != ["admin", "approver", "agent"] and any(
             x in name for x in ("put", "delete", "request", "cancel", "extend", "decide", "revoke", "reveal")):
         assert -32007 in codes, "%s changes state and must list audit_unavailable" % name
+
+
+def test_http_error_names_match_protocol():
+    names = set(STORE[file_uri("http.json")]["definitions"]["HttpErrorName"]["enum"])
+    table = set(re.findall(r"^\| [0-9]{3} \| `([a-z_]+)` \|", PROTOCOL, re.M))
+    assert names == table
+
+
+def test_no_orphan_definitions():
+    """Every definition of the method-area files is used by the document or by another definition."""
+    used = set()
+    for path, node in walk(DOC):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("schemas/"):
+            used.add(tuple(split_doc_ref(ref)))
+    for name in SCHEMA_FILES:
+        for path, node in walk(STORE[file_uri(name)]):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                target, frag = ref.split("#", 1)
+                used.add((target or name, frag.rsplit("/", 1)[1]))
+    entry_files = {"envelope.json", "http.json", "discovery.json", "tokens.json", "events.json", "errors.json"}
+    orphans = [(f, d) for f in SCHEMA_FILES if f not in entry_files
+               for d in STORE[file_uri(f)]["definitions"] if (f, d) not in used]
+    assert not orphans, orphans
