@@ -338,8 +338,10 @@ class State:
                     k: {f: v for f, v in rec.items() if f not in ("deliveries",)}
                     for k, rec in self.interactions.items()},
             }
+            # The file holds the bot token and the signing seed: owner-only.
             tmp = self.path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(snapshot, f)
             os.replace(tmp, self.path)
 
@@ -408,6 +410,8 @@ class MockDiscord(ThreadingHTTPServer):
         }
         self._routes = None
         self._routes_lock = threading.Lock()
+        if ":" in args.host:
+            self.address_family = socket.AF_INET6
         super().__init__((args.host, args.port), Handler)
         self.state.save()
 
@@ -1206,6 +1210,12 @@ class MockDiscord(ThreadingHTTPServer):
             b = self.state.behaviour
             if not b or b.get("auto", "none") == "none":
                 return
+            auto = b.get("auto")
+            button = b.get("button") or ("deny" if auto == "deny" else "approve")
+            rec = self.state.messages.get(message_id)
+            if (b.get("via", "click") == "click" and rec is not None
+                    and self.find_button(rec, None, button) is None):
+                return  # a notice without buttons (e.g. "timed out") is not answered
             if b.get("count") is not None:
                 if b["count"] <= 0:
                     return

@@ -275,6 +275,22 @@ def test_bearer_scheme_is_401(mock):
     assert status == 401
 
 
+def test_keep_alive_connection_serves_several_requests(mock):
+    parts = urllib.parse.urlsplit(mock.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    h = {"Authorization": "Bot " + mock.bot_token, "Content-Type": "application/json"}
+    try:
+        for _ in range(3):
+            conn.request("POST", parts.path + "/channels/%s/messages" % CHANNEL,
+                         body=json.dumps({"content": "x"}), headers=h)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+    finally:
+        conn.close()
+    assert len(mock.messages()) == 3
+
+
 def test_unknown_route_404_and_wrong_method_405(mock):
     assert rest(mock, "GET", "/gateway")[0] == 404
     status, _, body = rest(mock, "DELETE", "/channels/%s/messages" % CHANNEL)
@@ -436,6 +452,9 @@ def test_reactions_add_and_list_with_paging(mock):
     reaction = got["reactions"][0]
     assert reaction["emoji"] == {"id": None, "name": "\u2705"}
     assert reaction["count"] == 4 and reaction["me"] is True
+    assert rest(mock, "DELETE", path + "/@me")[0] == 204
+    status, _, got = rest(mock, "GET", "/channels/%s/messages/%s" % (CHANNEL, msg["id"]))
+    assert got["reactions"][0]["count"] == 3 and got["reactions"][0]["me"] is False
 
 
 def test_ascii_emoji_name_is_unknown_emoji(mock):
@@ -495,6 +514,22 @@ def test_500_fault_then_recovery(mock):
         assert status == 500 and body == {"message": "500: Internal Server Error", "code": 0}
     assert rest(mock, "POST", "/channels/%s/messages" % CHANNEL, approval_body())[0] == 200
     assert [r["fault"] for r in mock.requests()] == ["500", "500", None]
+    (rule,) = mock.call("GET", "/faults")["rules"]
+    assert rule["fired"] == 2 and rule["count"] == 0
+
+
+def test_unlimited_fault_until_cleared(mock):
+    mock.faults({"route": "*", "kind": "503", "count": -1})
+    for _ in range(3):
+        assert rest(mock, "GET", "/channels/%s/messages/1" % CHANNEL)[0] == 503
+    mock.clear_faults()
+    assert rest(mock, "GET", "/channels/%s/messages/1" % CHANNEL)[0] == 404
+
+
+def test_500_after_commit_posts_anyway(mock):
+    mock.faults({"route": "create_message", "kind": "500", "commit": True})
+    status, _, _ = rest(mock, "POST", "/channels/%s/messages" % CHANNEL, approval_body())
+    assert status == 500 and len(mock.messages()) == 1
 
 
 def test_502_fault_is_an_html_page(mock):
@@ -705,6 +740,21 @@ def test_deferred_update_then_webhook_edit(mock, receiver):
     assert rest(mock, "PATCH", bad, {"content": "x"}, token=None)[0] == 401
 
 
+def test_deferred_channel_message_is_completed_by_webhook_edit(mock, receiver):
+    receiver.respond = lambda p: (200, {"type": 5})
+    msg = create(mock)
+    result = mock.click(msg["id"], button="approve", user_id=APPROVER)
+    assert result["deliveries"][0]["outcome"] == "deferred_channel_message"
+    loading = mock.messages()[1]
+    assert loading["flags"] & 128 and loading["type"] == 19
+    path = "/webhooks/%s/%s/messages/@original" % (mock.application_id,
+                                                   result["interaction"]["token"])
+    status, _, done = rest(mock, "PATCH", path, {"content": "Recorded."}, token=None)
+    assert status == 200 and done["id"] == loading["id"]
+    assert done["content"] == "Recorded." and not done["flags"] & 128
+    assert mock.message(msg["id"])["components"], "the clicked message is untouched"
+
+
 def test_callback_endpoint_acknowledges_once(mock, receiver):
     receiver.respond = lambda p: (202, None)
     msg = create(mock)
@@ -799,7 +849,7 @@ def test_behaviour_auto_approve_after_delay(mock, receiver):
 
 
 def test_behaviour_auto_deny(mock, receiver):
-    mock.behave("deny", user_id=APPROVER)
+    mock.call("POST", "/behaviour", {"auto": "deny", "user_id": APPROVER})
     msg = create(mock)
     assert mock.wait_for_edit(msg["id"])["content"].startswith("Denied")
 
@@ -838,6 +888,14 @@ def test_behaviour_none_never_answers(mock, receiver):
     assert receiver.received == [] and mock.auto_actions() == []
 
 
+def test_behaviour_ignores_messages_without_buttons(mock, receiver):
+    mock.behave("approve", user_id=APPROVER, count=1)
+    create(mock, {"content": "Request r0 timed out."})
+    msg = create(mock)
+    assert mock.wait_for_edit(msg["id"])["components"] == []
+    assert len(receiver.received) == 1
+
+
 def test_behaviour_validation(mock):
     with pytest.raises(MockError):
         mock.behave("maybe")
@@ -870,6 +928,7 @@ def test_state_file_keeps_messages_nonces_and_identity(tmp_path):
         assert again["id"] == msg["id"]
         newer = create(second)
         assert int(newer["id"]) > int(msg["id"])
+    assert os.stat(state).st_mode & 0o777 == 0o600, "holds the bot token and signing seed"
 
 
 def test_concurrent_creates_get_distinct_ids(mock):
