@@ -13,4 +13,5 @@ if [ ! -d scripts/node_modules ] || [ ! -f "$stamp" ] || [ scripts/package-lock.
 fi
 
 node scripts/validate-openrpc.js
+export PYTHONDONTWRITEBYTECODE=1  # leave no __pycache__ in the work tree
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/spec
