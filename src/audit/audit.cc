@@ -43,13 +43,7 @@ std::string CanonicalForm(int64_t seq, TimeMs time, const json& actor, std::stri
   return Dump(entry);
 }
 
-std::string ChainHash(std::string_view prev_hash, std::string_view canonical) {
-  std::string input;
-  input.reserve(prev_hash.size() + canonical.size());
-  input.append(prev_hash);
-  input.append(canonical);
-  return crypto::Blake2b256Hex(input);
-}
+std::string EntryHash(std::string_view canonical) { return crypto::Blake2b256Hex(canonical); }
 
 Result<store::AuditRow> Append(store::Tx& tx, const Entry& entry) {
   auto head = tx.GetAuditHead();
@@ -64,8 +58,7 @@ Result<store::AuditRow> Append(store::Tx& tx, const Entry& entry) {
   row.prev_hash = head->seq == 0 ? GenesisHash() : head->hash;
   // Hash what will be read back, so that verification recomputes the same bytes even
   // if the dump above had to replace invalid UTF-8.
-  row.hash = ChainHash(row.prev_hash,
-                       CanonicalForm(row.seq, row.time, *ParseObject(row.actor_json),
+  row.hash = EntryHash(CanonicalForm(row.seq, row.time, *ParseObject(row.actor_json),
                                      row.action, *ParseObject(row.subject_json),
                                      row.outcome, row.prev_hash));
   ASSENT_RETURN_IF_ERROR(tx.AppendAudit(row));
@@ -135,9 +128,8 @@ Result<VerifyReport> Verify(store::Store& store, int64_t batch_rows) {
       if (row.prev_hash != last_hash || !actor || !subject) {
         mark_bad(row.seq);
       } else {
-        std::string hash = ChainHash(
-            row.prev_hash, CanonicalForm(row.seq, row.time, *actor, row.action, *subject,
-                                         row.outcome, row.prev_hash));
+        std::string hash = EntryHash(CanonicalForm(row.seq, row.time, *actor, row.action,
+                                                   *subject, row.outcome, row.prev_hash));
         if (hash != row.hash) mark_bad(row.seq);
       }
       last_seq = row.seq;

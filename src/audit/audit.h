@@ -3,12 +3,15 @@
 // Implements ASSENT-AUDIT (spec/schemas/audit.json). Each entry is
 //   {seq, time, actor, action, subject, outcome, prev_hash, hash}
 // and its hash is
-//   hash = hex(BLAKE2b-256(prev_hash ‖ canonical))
-// where prev_hash is the previous entry's hash as 64 lowercase hex characters (64 '0'
-// for seq 1) and `canonical` is the entry without `hash` as compact JSON: members
+//   hash = hex(BLAKE2b-256(canonical))                       (ASSENT-AUDIT-003)
+// where `canonical` is the entry without `hash` — prev_hash included, so each hash
+// covers the previous one — as compact JSON: members
 // sorted by key (bytewise, i.e. code point order), no whitespace, strings UTF-8 and not
 // \u-escaped beyond what JSON requires, `time` in the spec's RFC 3339 form with
-// milliseconds. Any other implementation can recompute the chain from audit.list.
+// milliseconds. prev_hash is the previous entry's hash as 64 lowercase hex characters
+// (64 '0' for seq 1). Anyone can recompute the chain from audit.list, e.g. in Python:
+//   blake2b(json.dumps(e_without_hash, sort_keys=True, separators=(",", ":"),
+//                      ensure_ascii=False).encode(), digest_size=32).hexdigest()
 //
 // Editing any column of any entry, deleting one (a hole in seq, or a head that no
 // longer matches the last entry) or reordering entries (seq is inside the hash) breaks
@@ -52,8 +55,8 @@ struct Entry {
 std::string CanonicalForm(int64_t seq, TimeMs time, const nlohmann::json& actor,
                           std::string_view action, const nlohmann::json& subject,
                           std::string_view outcome, std::string_view prev_hash);
-// hex(BLAKE2b-256(prev_hash ‖ canonical)).
-std::string ChainHash(std::string_view prev_hash, std::string_view canonical);
+// hex(BLAKE2b-256(canonical)).
+std::string EntryHash(std::string_view canonical);
 
 // Appends `entry` after the current head, inside `tx`. Returns the stored row.
 Result<store::AuditRow> Append(store::Tx& tx, const Entry& entry);

@@ -90,11 +90,14 @@ TEST_F(AuditChain, CanonicalFormIsSortedCompactJson) {
                 "\"time\":\"2026-05-28T20:26:40.250Z\"}");
 }
 
-TEST_F(AuditChain, HashIsBlake2b256OverPrevHashThenCanonicalForm) {
-  // Differential check against an independent BLAKE2b (Python hashlib):
-  //   hashlib.blake2b(b"0"*64 + b"{}", digest_size=32).hexdigest()
-  EXPECT_EQ(ChainHash(GenesisHash(), "{}"),
-            "8b8b2b05207a232a1f85084a3109c163444436185e60823f5e09004709a5ef5a");
+TEST_F(AuditChain, HashIsBlake2b256OfTheCanonicalForm) {
+  // Differential check against an independent implementation (Python):
+  //   e = {"seq": 7, ..., "prev_hash": "0"*64}
+  //   c = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+  //   hashlib.blake2b(c.encode(), digest_size=32).hexdigest()
+  std::string c = CanonicalForm(7, 1'780'000'000'250, {{"role", "admin"}, {"token_name", "a"}},
+                                "secret.put", {{"secret_name", "DB"}}, "ok", GenesisHash());
+  EXPECT_EQ(EntryHash(c), "b70eaeedf81d489ed89a9d40d9bc867ea9cc6313575dc981c82cec1fab0c7597");
 }
 
 TEST_F(AuditChain, DetectsAnEditOfEachColumn) {
@@ -129,9 +132,9 @@ TEST_F(AuditChain, DetectsAnEditThatRecomputesTheEditedRowsHash) {
                       return Status::Ok();
                     }).ok());
   const auto& r3 = rows[2];
-  std::string forged = ChainHash(
-      r3.prev_hash, CanonicalForm(r3.seq, r3.time, json::parse(r3.actor_json), r3.action,
-                                  json::parse(r3.subject_json), "refused", r3.prev_hash));
+  std::string forged =
+      EntryHash(CanonicalForm(r3.seq, r3.time, json::parse(r3.actor_json), r3.action,
+                              json::parse(r3.subject_json), "refused", r3.prev_hash));
   Tamper("UPDATE audit SET outcome = 'refused', hash = '" + forged + "' WHERE seq = 3");
   auto r = VerifyOrDie();
   EXPECT_FALSE(r.ok);
