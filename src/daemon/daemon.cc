@@ -1,0 +1,231 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "auth/tokens.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "crypto/crypto.h"
+#include "daemon/files.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "base/limits.h"
+#include "methods/system.h"
+#include "rpc/dispatcher.h"
+#include "rpc/endpoint.h"
+#include "spec/registry.h"
+
+namespace assent::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+std::string DefaultDataDir() {
+  if (const char* home = std::getenv("ASSENT_HOME"); home && *home)
+    return std::string(home) + "/data";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.assent/data";
+  return ".assent/data";
+}
+
+Result<http::ListenerConfig> ParseListen(const std::string& spec) {
+  http::ListenerConfig l{};
+  if (spec.rfind("unix:", 0) == 0) {
+    l.kind = http::ListenerConfig::Kind::kUnix;
+    l.path = std::filesystem::absolute(spec.substr(5)).string();
+    if (spec.size() == 5) return InvalidParams("--listen unix: needs a socket path");
+    return l;
+  }
+  if (spec.rfind("tcp://", 0) == 0) {
+    std::string rest = spec.substr(6);
+    size_t colon = rest.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return InvalidParams("--listen " + spec + ": expected tcp://HOST:PORT");
+    l.kind = http::ListenerConfig::Kind::kTcp;
+    l.host = rest.substr(0, colon);
+    std::string port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) > 65535)
+      return InvalidParams("--listen " + spec + ": port must be 0..65535");
+    l.port = std::stoi(port);
+    return l;
+  }
+  return InvalidParams("--listen " + spec +
+                       ": expected unix:PATH or tcp://HOST:PORT (e.g. tcp://127.0.0.1:8750)");
+}
+
+}  // namespace
+
+bool ParseDaemonArgs(int argc, char** argv, DaemonConfig* c, int* exit_code) {
+  CLI::App app{
+      "assentd — the Assent daemon: human-approved, expiring, client-bound access to "
+      "secrets.\n\nListens on a Unix socket (default DATA_DIR/run/assentd.sock) and "
+      "optionally TCP; writes DATA_DIR/assentd.json once ready.\nExamples:\n"
+      "  assentd --data-dir ~/.assent/data\n"
+      "  assentd --data-dir /tmp/a --listen tcp://127.0.0.1:8750 --tokens-file tokens.json",
+      "assentd"};
+  app.set_version_flag("--version", std::string("assentd ") + kDaemonVersion +
+                                        " (protocol 1)");
+  c->data_dir = DefaultDataDir();
+  app.add_option("--data-dir", c->data_dir, "data directory (created 0700)")
+      ->capture_default_str();
+  app.add_option("--listen", c->listen,
+                 "listener: unix:PATH or tcp://HOST:PORT (port 0 = any free); repeatable");
+  app.add_option("--tokens-file", c->tokens_file,
+                 "tokens file of hashed tokens (default DATA_DIR/tokens.json if present)");
+  app.add_option("--allow-uid", c->allowed_uids,
+                 "UID besides the daemon's own allowed on the Unix socket; repeatable");
+  app.add_flag("--validate-responses", c->validate_responses,
+               "validate every result against its schema (a mismatch is a bug: -32603)");
+  app.add_flag("--unauthenticated-metrics", c->unauthenticated_metrics,
+               "serve /metrics without a token");
+  app.add_option("--heartbeat-s", c->heartbeat_s, "SSE heartbeat interval, seconds")
+      ->check(CLI::Range(limits::kHeartbeatSecondsMin, int64_t{3600}))
+      ->capture_default_str();
+  app.add_option("--timeout-interactive-s", c->timeout_interactive_s,
+                 "default decision timeout of interactive requests, seconds")
+      ->check(CLI::Range(int64_t{1}, limits::kTimeoutSecondsMax))
+      ->capture_default_str();
+  app.add_option("--timeout-unattended-s", c->timeout_unattended_s,
+                 "default decision timeout of unattended requests, seconds")
+      ->check(CLI::Range(int64_t{1}, limits::kTimeoutSecondsMax))
+      ->capture_default_str();
+  app.add_option("--discord-api-base", c->discord_api_base,
+                 "Discord REST base URL (default https://discord.com/api/v10)");
+  app.add_option("--discord-public-key", c->discord_public_key,
+                 "Discord application public key (64 hex) for interaction signatures");
+  app.add_option("--discord-bot-token-file", c->discord_bot_token_file,
+                 "file holding the bot token (mode 0600)");
+  app.add_option("--discord-channel-id", c->discord_channel_id, "channel for approvals");
+  app.add_option("--discord-allow-user", c->discord_allowed_users,
+                 "Discord user id allowed to decide; repeatable");
+  app.add_option("--discord-mode", c->discord_mode, "interactions | reactions")
+      ->check(CLI::IsMember({"interactions", "reactions"}))
+      ->capture_default_str();
+  app.add_option("--log-level", c->log_level, "debug | info | warn | error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    if (*exit_code != 0) *exit_code = 2;  // usage error
+    return false;
+  }
+  return true;
+}
+
+int RunDaemon(const DaemonConfig& cfg) {
+  if (cfg.log_level == "debug") log::SetLevel(log::Level::kDebug);
+  else if (cfg.log_level == "warn") log::SetLevel(log::Level::kWarn);
+  else if (cfg.log_level == "error") log::SetLevel(log::Level::kError);
+
+  if (!crypto::Init()) {
+    std::cerr << "assentd: libsodium failed to initialise\n";
+    return 1;
+  }
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto fail = [](const std::string& what) {
+    std::cerr << "assentd: " << what << "\n";
+    return 1;
+  };
+  const std::string data_dir = std::filesystem::absolute(cfg.data_dir).string();
+  if (Status st = EnsurePrivateDir(data_dir); !st.ok()) return fail(st.message());
+
+  auto registry_or = spec::SpecRegistry::LoadEmbedded();
+  if (!registry_or.ok()) return fail("embedded spec: " + registry_or.status().message());
+  const spec::SpecRegistry& registry = **registry_or;
+
+  // Tokens: an explicit file must load; the default one is optional.
+  auth::TokenStore tokens;
+  std::string tokens_path = cfg.tokens_file;
+  if (tokens_path.empty() && std::filesystem::exists(data_dir + "/tokens.json"))
+    tokens_path = data_dir + "/tokens.json";
+  if (!tokens_path.empty()) {
+    auto t = auth::TokenStore::LoadFile(tokens_path);
+    if (!t.ok()) return fail(t.status().message());
+    tokens = std::move(*t);
+  }
+
+  RealClock clock;
+  rpc::Dispatcher dispatcher;
+  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, {"core"}});
+  methods::RegisterRemainingAsNotImplemented(dispatcher, registry);
+  if (std::string problems = dispatcher.CheckAgainstSpec(registry.MethodNames());
+      !problems.empty())
+    return fail("dispatch table disagrees with the spec:\n" + problems);
+
+  rpc::RpcEndpoint endpoint(registry, dispatcher, {cfg.validate_responses});
+  http::Metrics metrics;
+  std::set<std::string> spec_methods;
+  for (const auto& m : registry.MethodNames()) spec_methods.insert(m);
+  endpoint.SetObserver([&metrics, spec_methods](const std::string& method, ErrorCode code) {
+    // Unknown names are attacker-chosen: never a label.
+    metrics.CountRpc(spec_methods.count(method) ? method : "unknown", ErrorName(code));
+  });
+  auth::Lockout lockout(clock);
+
+  http::ServerOptions options;
+  options.allowed_uids = cfg.allowed_uids;
+  options.unauthenticated_metrics = cfg.unauthenticated_metrics;
+  std::vector<std::string> listen = cfg.listen;
+  if (listen.empty()) listen.push_back("unix:" + data_dir + "/run/assentd.sock");
+  for (const auto& spec : listen) {
+    auto l = ParseListen(spec);
+    if (!l.ok()) return fail(l.status().message());
+    options.listeners.push_back(*l);
+  }
+  http::HttpServer server(options, endpoint, tokens, lockout, metrics);
+  server.SetAuthFailureSink([](const std::string& peer, const std::string& reason, bool locked) {
+    log::Warn(locked ? "auth.lockout" : "auth.failure", {{"peer", peer}, {"reason", reason}});
+  });
+  if (Status st = server.Start(); !st.ok()) return fail(st.message());
+  server.SetReady(true);
+
+  // Announce: PID file and discovery file, each written atomically.
+  json discovery = {{"pid", ::getpid()},
+                    {"daemon_version", kDaemonVersion},
+                    {"protocol_version", registry.OpenRpcDocument()["info"].value("version", "1.0.0")},
+                    {"listeners", json::array()}};
+  for (const auto& b : server.bound())
+    discovery["listeners"].push_back(
+        {{"transport", b.kind == http::ListenerConfig::Kind::kTcp ? "tcp" : "unix"},
+         {"address", b.address}});
+  const std::string pid_path = data_dir + "/assentd.pid";
+  const std::string discovery_path = data_dir + "/assentd.json";
+  if (Status st = WriteFileAtomic(pid_path, std::to_string(::getpid()) + "\n", 0600); !st.ok())
+    return fail(st.message());
+  if (Status st = WriteFileAtomic(discovery_path, discovery.dump(2) + "\n", 0600); !st.ok())
+    return fail(st.message());
+  log::Info("daemon.ready", {{"listeners", discovery["listeners"].dump()}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info("daemon.stopping", {{"signal", std::to_string(sig)}});
+  server.SetReady(false);
+  server.Stop();
+  std::error_code ec;
+  std::filesystem::remove(discovery_path, ec);
+  std::filesystem::remove(pid_path, ec);
+  log::Info("daemon.stopped");
+  return 0;
+}
+
+}  // namespace assent::daemon

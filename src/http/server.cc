@@ -1,0 +1,458 @@
+#include "http/server.h"
+
+#include "http/httplib_seam.h"
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+#include <chrono>
+
+#include "base/log.h"
+#include "base/limits.h"
+
+namespace assent::http {
+
+using nlohmann::json;
+
+namespace {
+
+// Peer of the connection this worker thread is serving (set per connection).
+struct PeerCred {
+  bool is_unix = false;
+  bool known = false;
+  uint32_t uid = 0;
+};
+thread_local PeerCred tl_peer;
+
+// Reads SO_PEERCRED on the accepted socket, then runs the connection on this thread.
+class UnixServer : public httplib::Server {
+ protected:
+  bool process_and_close_socket(socket_t sock) override {
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    tl_peer = PeerCred{};
+    tl_peer.is_unix = true;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      tl_peer.known = true;
+      tl_peer.uid = cred.uid;
+    }
+    return httplib::Server::process_and_close_socket(sock);
+  }
+};
+
+class TcpServer : public httplib::Server {
+ protected:
+  bool process_and_close_socket(socket_t sock) override {
+    tl_peer = PeerCred{};
+    return httplib::Server::process_and_close_socket(sock);
+  }
+};
+
+json HttpError(const std::string& name, const std::string& message) {
+  return {{"error", name}, {"message", message}};
+}
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+// Parses "1" / "1.3" → major; nullopt when malformed.
+std::optional<long> ApiMajor(const std::string& v) {
+  static const std::regex kVersion("^[0-9]{1,9}(\\.[0-9]{1,9})?$");
+  if (v.size() > 32 || !std::regex_match(v, kVersion)) return std::nullopt;
+  return std::stol(v.substr(0, v.find('.')));
+}
+
+std::string ShownHeader(const std::string& v) {
+  // Echo at most 64 printable ASCII characters of a header we reject.
+  std::string out;
+  for (char c : v.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(HttpServer& owner) : o_(owner) {}
+
+  std::string PeerKey(const httplib::Request& req) const {
+    if (tl_peer.is_unix) return "unix:uid=" + std::to_string(tl_peer.uid);
+    return "tcp:" + req.remote_addr;
+  }
+
+  void Fail(httplib::Response& res, const std::string& peer, int status,
+            const std::string& name, const std::string& message, bool count_failure) {
+    json body = HttpError(name, message);
+    if (count_failure) {
+      bool locked = o_.lockout_.RecordFailure(peer);
+      if (o_.auth_failure_sink_) o_.auth_failure_sink_(peer, name, locked);
+    }
+    SendJson(res, status, body);
+  }
+
+  // The checks shared by /rpc and /events; returns the caller or answers the request.
+  std::optional<rpc::CallContext> Admit(const httplib::Request& req, httplib::Response& res) {
+    std::string peer = PeerKey(req);
+    // API version (ASSENT-HTTP: 426 names expected and received).
+    bool has_version = req.has_header("Assent-Api-Version");
+    std::string version = req.get_header_value("Assent-Api-Version");
+    auto major = ApiMajor(version);
+    if (!has_version || !major || *major != 1) {
+      json body = HttpError(
+          "unsupported_version",
+          has_version ? "Assent-Api-Version \"" + ShownHeader(version) +
+                            "\" is not supported; this server speaks major version 1"
+                      : "the Assent-Api-Version header is required; this server speaks "
+                        "major version 1");
+      body["expected"] = "1";
+      body["received"] = has_version ? json(ShownHeader(version)) : json(nullptr);
+      SendJson(res, 426, body);
+      return std::nullopt;
+    }
+    // Peer (Unix socket): same UID as the daemon or allowlisted.
+    if (tl_peer.is_unix) {
+      uint32_t self = static_cast<uint32_t>(::getuid());
+      if (!tl_peer.known ||
+          (tl_peer.uid != self && !o_.options_.allowed_uids.count(tl_peer.uid))) {
+        SendJson(res, 403,
+                 HttpError("peer_forbidden",
+                           "this socket serves only its owner's UID and allowlisted UIDs"));
+        return std::nullopt;
+      }
+    }
+    // Lockout.
+    if (int64_t left = o_.lockout_.LockedForSeconds(peer); left > 0) {
+      json body = HttpError("locked_out", "too many authentication failures; retry in " +
+                                              std::to_string(left) + " s");
+      body["retry_after_s"] = left;
+      res.set_header("Retry-After", std::to_string(left));
+      SendJson(res, 429, body);
+      return std::nullopt;
+    }
+    rpc::CallContext ctx;
+    ctx.peer = peer;
+    // Bearer token: required on TCP; optional on the socket (none = agent).
+    std::string auth = req.get_header_value("Authorization");
+    if (auth.empty()) {
+      if (!tl_peer.is_unix) {
+        Fail(res, peer, 401, "unauthorized",
+             "a bearer token is required on TCP: send Authorization: Bearer <token>", true);
+        return std::nullopt;
+      }
+      ctx.role = rpc::Role::kAgent;
+    } else {
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) != 0) {
+        Fail(res, peer, 401, "unauthorized",
+             "the Authorization header must be \"Bearer <token>\"", true);
+        return std::nullopt;
+      }
+      auto entry = o_.tokens_.Find(auth.substr(prefix.size()));
+      if (!entry) {
+        Fail(res, peer, 401, "unauthorized", "the bearer token is not valid", true);
+        return std::nullopt;
+      }
+      ctx.role = entry->role;
+      ctx.token_name = entry->name;
+    }
+    // Client identity: both headers or neither; the key must prove the id.
+    bool has_id = req.has_header("Assent-Client-Id");
+    bool has_key = req.has_header("Assent-Client-Key");
+    if (has_id || has_key) {
+      std::string id = req.get_header_value("Assent-Client-Id");
+      std::string key = req.get_header_value("Assent-Client-Key");
+      if (!has_id || !has_key) {
+        Fail(res, peer, 401, "unauthorized",
+             "Assent-Client-Id and Assent-Client-Key must be sent together", true);
+        return std::nullopt;
+      }
+      if (!o_.client_verifier_ || !o_.client_verifier_(id, key)) {
+        Fail(res, peer, 401, "unauthorized",
+             "the client key does not prove this client id; call client.hello for a new "
+             "identity",
+             true);
+        return std::nullopt;
+      }
+      ctx.client_id = id;
+    }
+    return ctx;
+  }
+
+  void HandleRpc(const httplib::Request& req, httplib::Response& res) {
+    auto ctx = Admit(req, res);
+    if (!ctx) return Count("/rpc", res.status);
+    std::string ctype = req.get_header_value("Content-Type");
+    std::string base = ctype.substr(0, ctype.find(';'));
+    while (!base.empty() && base.back() == ' ') base.pop_back();
+    for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (base != "application/json") {
+      SendJson(res, 415,
+               HttpError("unsupported_media_type",
+                         "POST /rpc takes Content-Type: application/json"));
+      return Count("/rpc", 415);
+    }
+    rpc::RpcReply reply = o_.endpoint_.Handle(*ctx, req.body);
+    res.status = reply.http_status;
+    if (!reply.body.empty()) res.set_content(reply.body, "application/json");
+    Count("/rpc", res.status);
+  }
+
+  void HandleEvents(const httplib::Request& req, httplib::Response& res) {
+    auto ctx = Admit(req, res);
+    if (!ctx) return Count("/events", res.status);
+    EventStreamer* streamer = o_.event_streamer_;
+    if (!streamer) {
+      SendJson(res, 501, HttpError("not_implemented", "this build serves no event stream"));
+      return Count("/events", 501);
+    }
+    EventStreamRequest er{*ctx, std::nullopt};
+    std::string since = req.has_param("since") ? req.get_param_value("since")
+                                               : req.get_header_value("Last-Event-ID");
+    if (!since.empty()) {
+      static const std::regex kSince("^[0-9]{1,18}$");
+      if (!std::regex_match(since, kSince)) {
+        SendJson(res, 400, HttpError("bad_request",
+                                     "since / Last-Event-ID must be a non-negative event id"));
+        return Count("/events", 400);
+      }
+      er.since = std::stoll(since);
+    }
+    if (!streamer->TryAcquireSlot()) {
+      res.set_header("Retry-After", "5");
+      json body = HttpError("too_many_subscribers",
+                            "the event stream subscriber cap (" +
+                                std::to_string(limits::kSseSubscribersMax) + ") is reached");
+      body["retry_after_s"] = 5;
+      SendJson(res, 503, body);
+      return Count("/events", 503);
+    }
+    Count("/events", 200);
+    auto cursor = std::make_shared<int64_t>(-1);
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [streamer, er, cursor, this](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          if (stopping_ || !streamer->Next(er, cursor.get(), &chunk)) {
+            if (!chunk.empty()) sink.write(chunk.data(), chunk.size());
+            sink.done();
+            return true;
+          }
+          if (!sink.is_writable()) return false;
+          if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+          return true;
+        },
+        [streamer](bool) { streamer->ReleaseSlot(); });
+  }
+
+  void Count(const std::string& route, int status) { o_.metrics_.CountHttp(route, status); }
+
+  void Routes(httplib::Server& s) {
+    s.Post("/rpc", [this](const httplib::Request& q, httplib::Response& r) { HandleRpc(q, r); });
+    s.Get("/events",
+          [this](const httplib::Request& q, httplib::Response& r) { HandleEvents(q, r); });
+    s.Get("/healthz", [this](const httplib::Request&, httplib::Response& r) {
+      r.set_content("ok\n", "text/plain");
+      Count("/healthz", 200);
+    });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& r) {
+      bool ready = o_.ready_.load() && !stopping_;
+      SendJson(r, ready ? 200 : 503, {{"ready", ready}});
+      Count("/readyz", r.status);
+    });
+    s.Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
+      if (!o_.options_.unauthenticated_metrics) {
+        std::string peer = PeerKey(q);
+        if (int64_t left = o_.lockout_.LockedForSeconds(peer); left > 0) {
+          r.set_header("Retry-After", std::to_string(left));
+          json body = HttpError("locked_out", "too many authentication failures");
+          body["retry_after_s"] = left;
+          SendJson(r, 429, body);
+          return Count("/metrics", 429);
+        }
+        std::string auth = q.get_header_value("Authorization");
+        if (auth.rfind("Bearer ", 0) != 0 || !o_.tokens_.Find(auth.substr(7))) {
+          Fail(r, peer, 401, "unauthorized", "GET /metrics needs a bearer token", true);
+          return Count("/metrics", 401);
+        }
+      }
+      r.set_content(o_.metrics_.Render(), "text/plain; version=0.0.4");
+      Count("/metrics", 200);
+    });
+    s.Post("/discord/interactions", [this](const httplib::Request& q, httplib::Response& r) {
+      if (!o_.interactions_) {
+        SendJson(r, 404, HttpError("not_found", "no Discord approver is configured"));
+        return Count("/discord/interactions", 404);
+      }
+      RawRequest raw{q.body, [&q](const std::string& h) { return q.get_header_value(h); }};
+      RawResponse out = o_.interactions_(raw);
+      r.status = out.status;
+      r.set_content(out.body, out.content_type.c_str());
+      Count("/discord/interactions", out.status);
+    });
+    // Bodies for errors raised inside cpp-httplib (413 payload, 404 route, 405 …).
+    s.set_error_handler(httplib::Server::HandlerWithResponse(
+        [](const httplib::Request& q, httplib::Response& r) {
+      if (!r.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      if (r.status == 413) {
+        json body = HttpError("payload_too_large",
+                              "request body exceeds " +
+                                  std::to_string(limits::kRpcBodyBytesMax) + " bytes");
+        body["limit_bytes"] = limits::kRpcBodyBytesMax;
+        SendJson(r, 413, body);
+      } else if (r.status == 404) {
+        SendJson(r, 404, HttpError("not_found", "no route " + ShownHeader(q.path)));
+      } else {
+        SendJson(r, r.status, HttpError("http_error", "HTTP " + std::to_string(r.status)));
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    s.set_exception_handler(
+        [](const httplib::Request& q, httplib::Response& r, std::exception_ptr) {
+          log::Error("http.exception", {{"path", ShownHeader(q.path)}});
+          SendJson(r, 500, HttpError("internal_error", "internal error (logged as a bug)"));
+        });
+    // Every knob set explicitly (TOOLCHAIN.md): no library default is our policy.
+    s.new_task_queue = [] {
+      return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
+    };
+    s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax));
+    s.set_keep_alive_max_count(static_cast<size_t>(limits::kKeepAliveRequestsMax));
+    s.set_keep_alive_timeout(limits::kKeepAliveIdleSeconds);
+    s.set_read_timeout(o_.options_.read_timeout_s, 0);
+    s.set_write_timeout(limits::kReadTimeoutSeconds, 0);
+    s.set_tcp_nodelay(true);
+  }
+
+  Status BindUnix(const ListenerConfig& l) {
+    namespace fs = std::filesystem;
+    if (l.path.size() >= sizeof(sockaddr_un{}.sun_path))
+      return InvalidParams("socket path too long (max " +
+                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                           " bytes): " + l.path);
+    fs::path dir = fs::path(l.path).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) {
+      fs::create_directories(dir, ec);
+      if (ec) return Internal("cannot create socket directory " + dir.string() + ": " + ec.message());
+      if (::chmod(dir.c_str(), 0700) != 0)
+        return Internal("cannot chmod 0700 " + dir.string() + ": " + std::strerror(errno));
+    }
+    if (fs::exists(l.path, ec)) {
+      // A live daemon answers on it: refuse. A dead one left a stale file: remove it.
+      httplib::Client probe(l.path);
+      probe.set_address_family(AF_UNIX);
+      probe.set_connection_timeout(0, 300000);
+      probe.set_read_timeout(1, 0);
+      if (auto r = probe.Get("/healthz"))
+        return Status::Error(ErrorCode::kInvalidState,
+                             "another daemon is already serving on " + l.path);
+      fs::remove(l.path, ec);
+      log::Warn("http.stale_socket_removed", {{"path", l.path}});
+    }
+    auto server = std::make_unique<UnixServer>();
+    Routes(*server);
+    server->set_address_family(AF_UNIX);
+    auto fd = std::make_shared<int>(-1);
+    server->set_socket_options([fd](socket_t sock) { *fd = sock; });
+    mode_t old = ::umask(0177);  // the socket is created 0600
+    bool ok = server->bind_to_port(l.path, 80);
+    ::umask(old);
+    if (!ok) return Internal("cannot bind Unix socket " + l.path + ": " + std::strerror(errno));
+    ::chmod(l.path.c_str(), 0600);
+    RaiseBacklog(*fd);
+    o_.bound_.push_back({ListenerConfig::Kind::kUnix, l.path});
+    servers_.push_back(std::move(server));
+    return Status::Ok();
+  }
+
+  Status BindTcp(const ListenerConfig& l) {
+    auto server = std::make_unique<TcpServer>();
+    Routes(*server);
+    auto fd = std::make_shared<int>(-1);
+    server->set_socket_options([fd](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      *fd = sock;
+    });
+    int port = l.port;
+    if (port == 0) {
+      port = server->bind_to_any_port(l.host);
+      if (port < 0) return Internal("cannot bind tcp://" + l.host + ":0");
+    } else if (!server->bind_to_port(l.host, port)) {
+      return Internal("cannot bind tcp://" + l.host + ":" + std::to_string(port) + ": " +
+                      std::strerror(errno));
+    }
+    RaiseBacklog(*fd);
+    o_.bound_.push_back({ListenerConfig::Kind::kTcp, l.host + ":" + std::to_string(port)});
+    servers_.push_back(std::move(server));
+    return Status::Ok();
+  }
+
+  // cpp-httplib listens with a backlog of 5; listen(2) again on the bound socket raises it.
+  static void RaiseBacklog(int fd) {
+    if (fd >= 0) ::listen(fd, static_cast<int>(limits::kListenBacklog));
+  }
+
+  Status Start() {
+    for (const auto& l : o_.options_.listeners) {
+      Status st = l.kind == ListenerConfig::Kind::kUnix ? BindUnix(l) : BindTcp(l);
+      if (!st.ok()) return st;
+    }
+    for (auto& s : servers_) {
+      httplib::Server* raw = s.get();
+      threads_.emplace_back([raw] { raw->listen_after_bind(); });
+    }
+    for (auto& s : servers_)
+      while (!s->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::Ok();
+  }
+
+  void Stop() {
+    stopping_ = true;
+    for (auto& s : servers_) s->stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+    for (const auto& b : o_.bound_)
+      if (b.kind == ListenerConfig::Kind::kUnix) ::unlink(b.address.c_str());
+    servers_.clear();
+  }
+
+  std::atomic<bool> stopping_{false};
+
+ private:
+  HttpServer& o_;
+  std::vector<std::unique_ptr<httplib::Server>> servers_;
+  std::vector<std::thread> threads_;
+};
+
+HttpServer::HttpServer(ServerOptions options, const rpc::RpcEndpoint& endpoint,
+                       const auth::TokenStore& tokens, auth::Lockout& lockout,
+                       Metrics& metrics)
+    : impl_(std::make_unique<Impl>(*this)),
+      options_(std::move(options)),
+      endpoint_(endpoint),
+      tokens_(tokens),
+      lockout_(lockout),
+      metrics_(metrics) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() { return impl_->Start(); }
+void HttpServer::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+}  // namespace assent::http

@@ -1,0 +1,28 @@
+// Discovery and system methods: rpc.discover, system.ping, system.info, plus the
+// not-implemented entries for spec methods this build does not serve yet.
+//
+// Implements ASSENT-RPC discovery requirements. Thread safety: handlers are stateless
+// apart from const references captured at registration.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rpc/dispatcher.h"
+#include "spec/registry.h"
+
+namespace assent::methods {
+
+struct SystemInfo {
+  std::string daemon_version;
+  std::vector<std::string> profiles;  // e.g. {"core"}
+};
+
+void RegisterSystemMethods(rpc::Dispatcher& dispatcher, const spec::SpecRegistry& registry,
+                           SystemInfo info);
+
+// Gives every spec method still without a handler the explicit -32008 entry.
+void RegisterRemainingAsNotImplemented(rpc::Dispatcher& dispatcher,
+                                       const spec::SpecRegistry& registry);
+
+}  // namespace assent::methods
