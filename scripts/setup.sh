@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Assent needs on Debian 12 (as root), idempotently: Debian packages that
+# are missing, then the npm tools of scripts/package.json from the committed lockfile.
+# Quick when nothing is missing (one dpkg-query, no apt-get update).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config git curl ca-certificates
+  libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
+  nlohmann-json3-dev libvalijson-dev libsodium-dev libsqlite3-dev sqlite3
+  libgtest-dev googletest librapidcheck-dev libcli11-dev
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  python3 python3-pytest python3-pytest-timeout python3-jsonschema python3-nacl
+  python3-requests
+  wrk
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Node.js and npm: any install on PATH will do (the machine image may ship its own).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages and not root; run as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm tools (OpenRPC validator), from the committed lockfile, only when stale.
+if [ ! -d scripts/node_modules ] || [ scripts/package-lock.json -nt scripts/node_modules ]; then
+  echo "setup: npm ci (scripts/)"
+  npm ci --prefix scripts --no-audit --no-fund --loglevel=error >/dev/null
+  touch scripts/node_modules
+fi
+echo "setup: ok"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test of Assent: unit and property tests and corpus
+# replay (ctest), the spec checks, the mock Discord's tests, the conformance suite
+# against the reference daemon, the end-to-end tests, and a short run of every fuzz
+# harness. Every stage runs even if an earlier one failed; the exit code is non-zero if
+# any failed. FUZZ_SECONDS (default 20) sets each harness's run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONDONTWRITEBYTECODE=1
+PY=/usr/bin/python3
+
+bash scripts/setup.sh || exit 1
+bash scripts/build.sh --fuzz || { echo "test.sh: build failed"; exit 1; }
+
+passed=0
+failed=0
+failed_stages=()
+stage() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failed_stages+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+reports=${REPORT_DIR:-build/reports}
+mkdir -p "$reports"
+
+stage "unit, property and corpus replay (ctest)" \
+  ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
+stage "spec checks" bash scripts/spec-check.sh
+stage "mock Discord" $PY -m pytest -q -p no:cacheprovider tools/mock-discord
+stage "conformance (reference daemon)" bash conformance/run-reference.sh build "$reports/conformance"
+if compgen -G "tests/e2e/test_*.py" >/dev/null; then
+  stage "end-to-end" $PY -m pytest -q -p no:cacheprovider tests/e2e
+fi
+for f in fuzz/*_fuzz.cc; do
+  h=$(basename "$f" _fuzz.cc)
+  stage "fuzz $h (${FUZZ_SECONDS:-20} s)" bash fuzz/run.sh "$h" "${FUZZ_SECONDS:-20}"
+done
+
+echo
+if [ "$failed" -gt 0 ]; then
+  echo "failed stages: ${failed_stages[*]}"
+fi
+echo "test stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
