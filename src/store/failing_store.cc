@@ -55,6 +55,7 @@ class FailingReadTx : public Tx {
   ASSENT_FWD_READ(Result<std::optional<std::string>>, GetMeta, (std::string_view k), (k))
 
   ASSENT_FWD_WRITE(Status, InsertClient, (const ClientRow& r), (r))
+  ASSENT_FWD_WRITE(Status, UpdateClient, (const ClientRow& r), (r))
   ASSENT_FWD_WRITE(Status, PutSecret, (const SecretRow& r), (r))
   ASSENT_FWD_WRITE(Status, DeleteSecret, (std::string_view id), (id))
   ASSENT_FWD_WRITE(Result<int64_t>, InsertRequest, (const RequestRow& r), (r))
@@ -97,6 +98,11 @@ void FailingStore::FailAlways(std::string only_op) {
   fired_ = false;
 }
 
+std::string FailingStore::fired_op() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fired_op_;
+}
+
 void FailingStore::Disarm() {
   std::lock_guard<std::mutex> lock(mu_);
   remaining_ = 0;
@@ -111,6 +117,7 @@ Status FailingStore::Check(const char* op) {
   if (!only_op_.empty() && only_op_ != op) return Status::Ok();
   if (always_ || --remaining_ == 0) {
     fired_ = true;
+    fired_op_ = op;
     return Internal(std::string("store: injected failure in ") + op);
   }
   return Status::Ok();

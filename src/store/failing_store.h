@@ -32,8 +32,9 @@ class FailingStore final : public Store {
   void Disarm();
   // Calls seen since construction (all operations, armed or not).
   int64_t calls() const { return calls_.load(); }
-  // Whether the armed failure has fired.
+  // Whether the armed failure has fired, and on which operation.
   bool fired() const { return fired_.load(); }
+  std::string fired_op();
 
   Status WithTransaction(const std::function<Status(Tx&)>& fn) override;
   Status WithReadTransaction(const std::function<Status(ReadTx&)>& fn) override;
@@ -50,6 +51,7 @@ class FailingStore final : public Store {
   int64_t remaining_ = 0;  // matching calls left before the failure; 0 = disarmed
   bool always_ = false;
   std::string only_op_;
+  std::string fired_op_;
 };
 
 }  // namespace assent::store

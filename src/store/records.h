@@ -55,6 +55,7 @@ struct RequestRow {
   std::optional<std::string> command_json;  // {"argv":[…],"cwd":…} or absent
   std::optional<std::string> command_hash;
   int64_t approvals_required = 1;
+  int64_t approvals = 0;  // distinct approve votes so far
   int64_t uses_per_secret = 1;
   std::string state;  // pending | approved | denied | timed_out | cancelled
   TimeMs created_at = 0;
@@ -136,11 +137,12 @@ struct OutboxRow {
   std::optional<std::string> last_error;
 };
 
-// Filters for listing. `before_seq` pages newest-first: rows with seq < before_seq.
+// Filters for listing. Requests page oldest-first (seq > after_seq); grants are listed
+// newest-first (seq < before_seq).
 struct RequestFilter {
   std::optional<std::string> originator;
   std::optional<std::string> state;
-  std::optional<int64_t> before_seq;
+  std::optional<int64_t> after_seq;
   int64_t limit = 100;
 };
 

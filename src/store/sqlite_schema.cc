@@ -40,6 +40,7 @@ CREATE TABLE requests (
   command             TEXT,
   command_hash        TEXT,
   approvals_required  INTEGER NOT NULL,
+  approvals           INTEGER NOT NULL,
   uses_per_secret     INTEGER NOT NULL,
   state               TEXT NOT NULL
                       CHECK (state IN ('pending', 'approved', 'denied', 'timed_out',

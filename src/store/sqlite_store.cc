@@ -96,8 +96,8 @@ SecretRow ReadSecret(Stmt& s) {
 
 #define REQUEST_COLS                                                                    \
   "seq, id, originator, client_request_id, content_hash, secrets, reason, ttl_s, mode, " \
-  "command, command_hash, approvals_required, uses_per_secret, state, created_at, "      \
-  "expires_at, decided_at, decision_note, grant_id, revision"
+  "command, command_hash, approvals_required, approvals, uses_per_secret, state, "        \
+  "created_at, expires_at, decided_at, decision_note, grant_id, revision"
 RequestRow ReadRequest(Stmt& s) {
   RequestRow r;
   r.seq = s.ColInt(0);
@@ -112,14 +112,15 @@ RequestRow ReadRequest(Stmt& s) {
   r.command_json = s.ColOptText(9);
   r.command_hash = s.ColOptText(10);
   r.approvals_required = s.ColInt(11);
-  r.uses_per_secret = s.ColInt(12);
-  r.state = s.ColText(13);
-  r.created_at = s.ColInt(14);
-  r.expires_at = s.ColInt(15);
-  r.decided_at = s.ColOptInt(16);
-  r.decision_note = s.ColOptText(17);
-  r.grant_id = s.ColOptText(18);
-  r.revision = s.ColInt(19);
+  r.approvals = s.ColInt(12);
+  r.uses_per_secret = s.ColInt(13);
+  r.state = s.ColText(14);
+  r.created_at = s.ColInt(15);
+  r.expires_at = s.ColInt(16);
+  r.decided_at = s.ColOptInt(17);
+  r.decision_note = s.ColOptText(18);
+  r.grant_id = s.ColOptText(19);
+  r.revision = s.ColInt(20);
   return r;
 }
 
@@ -225,12 +226,12 @@ class SqliteTx final : public Tx {
     return Many<RequestRow>(
         "SELECT " REQUEST_COLS
         " FROM requests WHERE (?1 IS NULL OR originator = ?1) AND (?2 IS NULL OR state = ?2)"
-        " AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+        " AND (?3 IS NULL OR seq > ?3) ORDER BY seq LIMIT ?4",
         ReadRequest,
         [&](Stmt& s) {
           s.OptText(1, f.originator);
           s.OptText(2, f.state);
-          s.OptInt(3, f.before_seq);
+          s.OptInt(3, f.after_seq);
           s.Int(4, f.limit);
         },
         "ListRequests");
@@ -416,6 +417,16 @@ class SqliteTx final : public Tx {
                  "InsertClient");
   }
 
+  Status UpdateClient(const ClientRow& r) override {
+    return WriteOne("UPDATE clients SET kind = ?2, name = ?3 WHERE id = ?1",
+                    [&](Stmt& s) {
+                      s.Text(1, r.id);
+                      s.Text(2, r.kind);
+                      s.Text(3, r.name);
+                    },
+                    "UpdateClient");
+  }
+
   Status PutSecret(const SecretRow& r) override {
     return Write(
         "INSERT INTO secrets (" SECRET_COLS
@@ -448,10 +459,11 @@ class SqliteTx final : public Tx {
   Result<int64_t> InsertRequest(const RequestRow& r) override {
     Status st = Write(
         "INSERT INTO requests (id, originator, client_request_id, content_hash, secrets,"
-        " reason, ttl_s, mode, command, command_hash, approvals_required, uses_per_secret,"
-        " state, created_at, expires_at, decided_at, decision_note, grant_id, revision)"
+        " reason, ttl_s, mode, command, command_hash, approvals_required, approvals,"
+        " uses_per_secret, state, created_at, expires_at, decided_at, decision_note,"
+        " grant_id, revision)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-        " ?17, ?18, ?19)",
+        " ?17, ?18, ?19, ?20)",
         [&](Stmt& s) {
           s.Text(1, r.id);
           s.Text(2, r.originator);
@@ -464,14 +476,15 @@ class SqliteTx final : public Tx {
           s.OptText(9, r.command_json);
           s.OptText(10, r.command_hash);
           s.Int(11, r.approvals_required);
-          s.Int(12, r.uses_per_secret);
-          s.Text(13, r.state);
-          s.Int(14, r.created_at);
-          s.Int(15, r.expires_at);
-          s.OptInt(16, r.decided_at);
-          s.OptText(17, r.decision_note);
-          s.OptText(18, r.grant_id);
-          s.Int(19, r.revision);
+          s.Int(12, r.approvals);
+          s.Int(13, r.uses_per_secret);
+          s.Text(14, r.state);
+          s.Int(15, r.created_at);
+          s.Int(16, r.expires_at);
+          s.OptInt(17, r.decided_at);
+          s.OptText(18, r.decision_note);
+          s.OptText(19, r.grant_id);
+          s.Int(20, r.revision);
         },
         "InsertRequest");
     if (!st.ok()) return st;
@@ -481,7 +494,7 @@ class SqliteTx final : public Tx {
   Status UpdateRequest(const RequestRow& r) override {
     return WriteOne(
         "UPDATE requests SET state = ?2, expires_at = ?3, decided_at = ?4,"
-        " decision_note = ?5, grant_id = ?6, revision = ?7 WHERE id = ?1",
+        " decision_note = ?5, grant_id = ?6, revision = ?7, approvals = ?8 WHERE id = ?1",
         [&](Stmt& s) {
           s.Text(1, r.id);
           s.Text(2, r.state);
@@ -490,6 +503,7 @@ class SqliteTx final : public Tx {
           s.OptText(5, r.decision_note);
           s.OptText(6, r.grant_id);
           s.Int(7, r.revision);
+          s.Int(8, r.approvals);
         },
         "UpdateRequest");
   }

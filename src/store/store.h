@@ -51,7 +51,7 @@ class ReadTx {
   virtual Result<std::optional<RequestRow>> GetRequest(std::string_view id) = 0;
   virtual Result<std::optional<RequestRow>> FindRequestByClientRequestId(
       std::string_view originator, std::string_view client_request_id) = 0;
-  // Newest first (seq descending).
+  // Oldest first (seq ascending).
   virtual Result<std::vector<RequestRow>> ListRequests(const RequestFilter& filter) = 0;
   virtual Result<int64_t> CountRequests(std::string_view originator,
                                         std::string_view state) = 0;
@@ -92,6 +92,8 @@ class ReadTx {
 class Tx : public ReadTx {
  public:
   virtual Status InsertClient(const ClientRow& row) = 0;
+  // Rewrites kind and name (the key never changes).
+  virtual Status UpdateClient(const ClientRow& row) = 0;
 
   // Inserts, or replaces the row with the same id (names stay unique).
   virtual Status PutSecret(const SecretRow& row) = 0;
