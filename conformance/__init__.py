@@ -1,0 +1,1 @@
+"""Assent protocol v1 conformance suite (black-box, pytest). See README.md."""

@@ -1,0 +1,1 @@
+"""Harness of the Assent conformance suite: spec loading, wire client, target, reports."""
