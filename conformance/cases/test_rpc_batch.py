@@ -116,7 +116,7 @@ def test_invalid_element(t):
     eq(codes, [-32600, 0], "one -32600 and one result", req="ASSENT-RPC-017")
 
 
-@case("rpc/batch/at-max", req=["ASSENT-RPC-016", "ASSENT-LIM-001"])
+@case("limits/batch/at-max", req=["ASSENT-RPC-016", "ASSENT-LIM-001"])
 def test_at_max(t):
     """A batch of exactly batch_length_max calls is served: that many answers."""
     n = t.spec.limits["batch_length_max"]
@@ -125,7 +125,7 @@ def test_at_max(t):
     eq(sorted(x.get("id") for x in resps), list(range(n)), "every id answered once", req="ASSENT-RPC-012")
 
 
-@case("rpc/batch/over-max", req=["ASSENT-RPC-016", "ASSENT-LIM-001", "ASSENT-RPC-026"])
+@case("limits/batch/over-max", req=["ASSENT-RPC-016", "ASSENT-LIM-001", "ASSENT-RPC-026"])
 def test_over_max(t):
     """A batch of batch_length_max + 1 is one -32006 (id null, HTTP 413) with
     data {limit: batch_length_max, max}."""
@@ -135,7 +135,7 @@ def test_over_max(t):
     eq(err.get("data"), {"limit": "batch_length_max", "max": n}, "data", req="ASSENT-RPC-016")
 
 
-@case("rpc/batch/over-max-of-notifications", req="ASSENT-RPC-016")
+@case("limits/batch/over-max-of-notifications", req="ASSENT-RPC-016")
 def test_over_max_notifications(t):
     """The batch limit counts notifications too: batch_length_max + 1 notifications are -32006."""
     n = t.spec.limits["batch_length_max"]
@@ -144,7 +144,7 @@ def test_over_max_notifications(t):
     eq(err.get("data"), {"limit": "batch_length_max", "max": n}, "data", req="ASSENT-RPC-016")
 
 
-@case("rpc/batch/over-max-nothing-executed", req="ASSENT-RPC-016")
+@case("limits/batch/over-max-nothing-executed", req="ASSENT-RPC-016")
 def test_over_max_nothing_executed(t):
     """No element of an over-long batch is executed: a secret.put inside it creates nothing."""
     n = t.spec.limits["batch_length_max"]

@@ -127,7 +127,7 @@ def test_unknown_member_notification(t):
 
 # -- ids ------------------------------------------------------------------------------------
 
-@case("rpc/id/integer-echoed", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-integer-echoed", req="ASSENT-RPC-004")
 def test_id_integer(t):
     """An integer id comes back as the same integer."""
     for i in (0, 1, -7, 9007199254740991):
@@ -135,7 +135,7 @@ def test_id_integer(t):
         expect.single_result(r, id=i, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/string-echoed", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-string-echoed", req="ASSENT-RPC-004")
 def test_id_string(t):
     """A string id comes back as the same string, including "" and non-ASCII."""
     for i in ("abc", "", "1", "é-✓-\u0000-x"):
@@ -143,14 +143,14 @@ def test_id_string(t):
         expect.single_result(r, id=i, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/fraction-echoed", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-fraction-echoed", req="ASSENT-RPC-004")
 def test_id_fraction(t):
     """A non-integer number id comes back as a number of the same value."""
     r = t.admin.post(dict(PING, id=1.5))
     expect.single_result(r, id=1.5, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/one-vs-string-one", req=["ASSENT-RPC-004", "ASSENT-RPC-012"])
+@case("rpc/envelope/id-one-vs-string-one", req=["ASSENT-RPC-004", "ASSENT-RPC-012"])
 def test_id_one_vs_string(t):
     """1 and "1" are different ids: in one batch each answer keeps its own type."""
     r = t.admin.batch([{"jsonrpc": "2.0", "method": "system.ping", "id": 1},
@@ -164,7 +164,7 @@ def test_id_one_vs_string(t):
           actual=m['"1"'], req="ASSENT-RPC-004")
 
 
-@case("rpc/id/null-is-request", req="ASSENT-RPC-006")
+@case("rpc/envelope/id-null-is-request", req="ASSENT-RPC-006")
 def test_id_null(t):
     """"id": null is a request: it is answered, with id null."""
     r = t.admin.post(dict(PING, id=None))
@@ -172,7 +172,7 @@ def test_id_null(t):
     eq(res, {"pong": True}, "result", req="ASSENT-RPC-006")
 
 
-@case("rpc/id/null-in-batch", req=["ASSENT-RPC-006", "ASSENT-RPC-012"])
+@case("rpc/envelope/id-null-in-batch", req=["ASSENT-RPC-006", "ASSENT-RPC-012"])
 def test_id_null_batch(t):
     """Inside a batch too, "id": null is answered (only a missing id is a notification)."""
     r = t.admin.batch([dict(PING, id=None), {"jsonrpc": "2.0", "method": "system.ping"}])
@@ -181,21 +181,21 @@ def test_id_null_batch(t):
     eq(resps[0].get("result"), {"pong": True}, "result", req="ASSENT-RPC-006")
 
 
-@case("rpc/id/object-is-invalid", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-object-is-invalid", req="ASSENT-RPC-004")
 def test_id_object(t):
     """An object id is -32600 with id null."""
     r = t.admin.post(dict(PING, id={"a": 1}), deliberately_invalid=True)
     expect.single_error(r, -32600, id=None, http=400, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/array-is-invalid", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-array-is-invalid", req="ASSENT-RPC-004")
 def test_id_array(t):
     """An array id is -32600 with id null."""
     r = t.admin.post(dict(PING, id=[1]), deliberately_invalid=True)
     expect.single_error(r, -32600, id=None, http=400, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/boolean-is-invalid", req="ASSENT-RPC-004")
+@case("rpc/envelope/id-boolean-is-invalid", req="ASSENT-RPC-004")
 def test_id_bool(t):
     """true and false are not ids: -32600 with id null."""
     for b in (True, False):
@@ -203,7 +203,7 @@ def test_id_bool(t):
         expect.single_error(r, -32600, id=None, http=400, req="ASSENT-RPC-004")
 
 
-@case("rpc/id/invalid-in-batch", req=["ASSENT-RPC-004", "ASSENT-RPC-012"])
+@case("rpc/envelope/id-invalid-in-batch", req=["ASSENT-RPC-004", "ASSENT-RPC-012"])
 def test_id_invalid_in_batch(t):
     """An element with an object id gets -32600 with id null; its neighbours are served."""
     r = t.admin.batch([dict(PING, id={"x": 1}), dict(PING, id=7)], deliberately_invalid=True)
