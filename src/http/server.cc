@@ -217,9 +217,12 @@ class HttpServer::Impl {
       return Count("/events", 501);
     }
     EventStreamRequest er{*ctx, std::nullopt};
-    std::string since = req.has_param("since") ? req.get_param_value("since")
-                                               : req.get_header_value("Last-Event-ID");
-    if (!since.empty()) {
+    // Last-Event-ID wins over ?since= (ASSENT-EVT-005): it is what a reconnecting
+    // EventSource sends, and it is newer than the URL it reuses.
+    std::string since = req.has_header("Last-Event-ID") ? req.get_header_value("Last-Event-ID")
+                                                        : req.get_param_value("since");
+    bool since_given = req.has_header("Last-Event-ID") || req.has_param("since");
+    if (since_given) {
       static const std::regex kSince("^[0-9]{1,18}$");
       if (!std::regex_match(since, kSince)) {
         SendJson(res, 400, HttpError("bad_request",
