@@ -1,0 +1,185 @@
+// WaitForDecision: the waiting half of `assent run` and `assent request --wait`.
+//
+// A worker thread long-polls access.wait (≤ 30 s per call, returning early on any change
+// of the request); the main thread owns the terminal and the signals: it redraws the
+// countdown once a second and takes SIGINT/SIGTERM/SIGHUP with sigtimedwait, so a
+// Ctrl-C cancels the request on the server before we exit.
+#include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/terminal.h"
+
+namespace assent::cli {
+
+namespace {
+
+struct WaitShared {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool stop = false;
+  json latest;  // the request as last seen
+  std::optional<client::ServiceError> error;
+  int64_t changes = 0;
+};
+
+std::string JoinNames(const json& names) {
+  std::string out;
+  if (!names.is_array()) return out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+  return out;
+}
+
+constexpr int64_t kLongPollS = 30;
+
+}  // namespace
+
+json WaitForDecision(CliContext& ctx, client::Service& service, json request) {
+  const std::string id = request.value("request_id", "");
+  if (request.value("state", "") != "pending") return request;
+
+  bool discord = false;
+  if (auto info = service.Info(); info.ok() && info->contains("profiles"))
+    for (const auto& p : (*info)["profiles"]) discord = discord || p == "discord";
+  const std::string where = "approve with `assent approve " + id + "` (approver token)" +
+                            (discord ? " or on Discord" : "");
+  const bool tty = IsTty(STDERR_FILENO) && !ctx.options.quiet;
+  const std::string secrets = JoinNames(request["secrets"]);
+  RealClock clock;
+
+  auto expires_in = [&](const json& r) -> int64_t {
+    return SecondsUntil(r.value("expires_at", ""), clock.NowMs()).value_or(0);
+  };
+  if (!tty)
+    ctx.Note("assent: " + id + " is waiting for approval of " + secrets + " (deadline in " +
+             FormatDuration(expires_in(request)) + "); " + where);
+
+  sigset_t stop_signals, previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+
+  auto shared = std::make_shared<WaitShared>();
+  shared->latest = request;
+  client::Service* svc = &service;
+  std::thread waiter([shared, svc, id] {
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (shared->stop) break;
+      }
+      auto r = svc->WaitRequest(id, "pending", kLongPollS);
+      std::lock_guard<std::mutex> lock(shared->mu);
+      if (!r.ok()) {
+        shared->error = r.error();
+        break;
+      }
+      const json& req = (*r)["request"];
+      shared->latest = req;
+      ++shared->changes;
+      if (req.value("state", "pending") != "pending") break;
+    }
+    std::lock_guard<std::mutex> lock(shared->mu);
+    shared->done = true;
+    shared->cv.notify_all();
+  });
+
+  auto clear_line = [&] {
+    if (tty) std::cerr << "\r\033[K" << std::flush;
+  };
+  int64_t seen_changes = 0;
+  int64_t last_approvals = request.value("approvals", 0);
+  int caught = 0;
+  while (true) {
+    struct timespec tick{0, 250 * 1000 * 1000};
+    int sig = ::sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0) {
+      caught = sig;
+      break;
+    }
+    json latest;
+    bool done;
+    int64_t changes;
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      done = shared->done;
+      latest = shared->latest;
+      changes = shared->changes;
+    }
+    if (done) break;
+    int64_t approvals = latest.value("approvals", 0);
+    if (changes != seen_changes && approvals != last_approvals) {
+      clear_line();
+      ctx.Note("assent: " + id + ": " + std::to_string(approvals) + " of " +
+               std::to_string(latest.value("approvals_required", 1)) + " approvals");
+      last_approvals = approvals;
+    }
+    seen_changes = changes;
+    if (tty) {
+      std::string approvals_text =
+          latest.value("approvals_required", 1) > 1
+              ? " · " + std::to_string(approvals) + "/" +
+                    std::to_string(latest.value("approvals_required", 1)) + " approvals"
+              : "";
+      std::cerr << "\r\033[K⏳ waiting for approval of " << secrets << " — "
+                << FormatCountdown(expires_in(latest)) << " left" << approvals_text << " · "
+                << where << std::flush;
+    }
+  }
+  clear_line();
+
+  if (caught) {
+    ctx.Note("assent: interrupted — cancelling " + id);
+    auto cancelled = service.CancelRequest(id);
+    if (!cancelled.ok() && cancelled.error().code == -32003) {
+      // Decided in the meantime: if it was approved, end the grant we will not use.
+      auto got = service.GetRequest(id);
+      if (got.ok() && (*got)["request"].value("state", "") == "approved") {
+        const json& gid = (*got)["request"]["grant_id"];
+        if (gid.is_string()) (void)service.RevokeGrant(gid.get<std::string>());
+      }
+    } else if (!cancelled.ok()) {
+      std::cerr << "assent: could not cancel " << id << ": "
+                << Advice(cancelled.error(), service.Endpoint()) << "\n";
+    }
+    {
+      std::unique_lock<std::mutex> lock(shared->mu);
+      shared->stop = true;
+      // The cancel wakes the long-poll at once; do not hang on a server that does not.
+      if (!shared->cv.wait_for(lock, std::chrono::seconds(5), [&] { return shared->done; })) {
+        std::cout.flush();
+        std::cerr.flush();
+        std::_Exit(caught == SIGINT ? kExitInterrupted : 128 + caught);
+      }
+    }
+    waiter.join();
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw CliExit{caught == SIGINT ? kExitInterrupted : 128 + caught};
+  }
+
+  waiter.join();
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (shared->error) ctx.Fail(*shared->error, service);
+  json final_request = shared->latest;
+  const std::string state = final_request.value("state", "");
+  std::string line = "assent: " + id + " " + state;
+  if (state == "approved" && final_request["grant_id"].is_string())
+    line += " (grant " + final_request["grant_id"].get<std::string>() + ")";
+  if (state == "denied" && final_request["decision_note"].is_string() &&
+      !final_request["decision_note"].get<std::string>().empty())
+    line += ": " + final_request["decision_note"].get<std::string>();
+  ctx.Note(line);
+  return final_request;
+}
+
+}  // namespace assent::cli
