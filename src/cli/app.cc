@@ -45,6 +45,29 @@ int RunCli(int argc, char** argv) {
       return e.code;
     }
   }
+  // `assent [global options] run [options] -- CMD ARGS`: everything after the first
+  // `--` is the command, passed through untouched (CLI11 would try to parse it).
+  std::vector<std::string> command_after_dashes;
+  bool has_dashes = false;
+  {
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+      std::string a = argv[i];
+      if (a == "--server" || a == "--token-file" || a == "--as") ++i;
+      ++i;
+    }
+    if (i < argc && std::string(argv[i]) == "run") {
+      for (int j = i + 1; j < argc; ++j) {
+        if (std::string(argv[j]) == "--") {
+          has_dashes = true;
+          for (int k = j + 1; k < argc; ++k) command_after_dashes.push_back(argv[k]);
+          argc = j;
+          break;
+        }
+      }
+    }
+  }
+
   // The client logs only warnings (the daemon above keeps its own level).
   log::SetLevel(log::Level::kWarn);
   CLI::App app{kDescription, "assent"};
@@ -189,6 +212,8 @@ int RunCli(int argc, char** argv) {
   run_cmd->add_option("--timeout", run.timeout_s, "decision deadline, seconds");
   run_cmd->add_flag("--unattended", run.unattended, "a script asks (shorter default deadline)");
   run_cmd->add_flag("--no-mask", run.no_mask, "do not mask values in the output (the command gets the TTY)");
+  // Usually given after `--` (split off before parsing, see above); without `--` a
+  // command whose arguments look like options would be parsed as ours.
   run_cmd->add_option("command", run.command, "-- CMD ARGS…");
   run_cmd->footer("Example: assent run --secret GITHUB_TOKEN=GH_TOKEN -- gh repo list\n"
                   "The command runs without a shell; its exit status becomes assent's.");
@@ -235,7 +260,14 @@ int RunCli(int argc, char** argv) {
     if (revoke_cmd->parsed()) return CmdRevoke(ctx, revoke_id);
     if (watch_cmd->parsed()) return CmdWatch(ctx, watch_o);
     if (verify_cmd->parsed()) return CmdAuditVerify(ctx);
-    if (run_cmd->parsed()) return CmdRun(ctx, std::move(run));
+    if (run_cmd->parsed()) {
+      if (has_dashes) {
+        if (!run.command.empty())
+          throw CliExit{(std::cerr << "assent run: unexpected arguments before `--`\n", kExitUsage)};
+        run.command = command_after_dashes;
+      }
+      return CmdRun(ctx, std::move(run));
+    }
   } catch (const CliExit& e) {
     return e.code;
   }

@@ -42,7 +42,7 @@ std::string Relative(const std::string& time) {
   TimeMs t = 0;
   if (!ParseTimeMs(time, &t)) return time;
   int64_t d = (t - clock.NowMs()) / 1000;
-  return d >= 0 ? "in " + FormatDuration(d) : FormatDuration(-d) + " ago";
+  return d > 0 ? "in " + FormatDuration(d) : FormatDuration(-d) + " ago";
 }
 
 void PrintRequestSummary(CliContext& ctx, const json& r) {

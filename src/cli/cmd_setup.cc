@@ -21,6 +21,7 @@
 #include "client/remote_service.h"
 #include "crypto/crypto.h"
 #include "daemon/daemon.h"
+#include "daemon/engine_factory.h"
 #include "daemon/files.h"
 
 namespace assent::cli {
@@ -195,6 +196,15 @@ int CmdInit(CliContext& ctx, const InitOptions& o) {
   if (Status st = daemon::EnsurePrivateDir(c.data_dir); !st.ok())
     ctx.Die(kExitFailure, "assent: " + st.message());
 
+  // The master key, exactly as the daemon and standalone mode create it (an existing
+  // key is kept: replacing it would make every stored secret unreadable).
+  {
+    crypto::SystemRandom random;
+    auto key = daemon::LoadOrCreateMasterKey(c.data_dir + "/master.key", random);
+    if (!key.ok()) ctx.Die(kExitFailure, "assent: " + key.status().message());
+    crypto::Wipe(*key);
+  }
+
   ScopedToken admin(NewToken("admin")), approver(NewToken("approver")), agent(NewToken("agent"));
   json tokens = {{"version", 1},
                  {"tokens",
@@ -233,7 +243,8 @@ int CmdInit(CliContext& ctx, const InitOptions& o) {
             << "  config:      " << config_path << " (0600; mode " << c.mode
             << "; holds the agent token)\n"
             << "  data:        " << c.data_dir << "\n"
-            << "  tokens file: " << tokens_path << " (hashes only, read by assentd)\n\n"
+            << "  tokens file: " << tokens_path << " (hashes only, read by assentd)\n"
+            << "  master key:  " << c.data_dir << "/master.key (0600; encrypts the secrets)\n\n"
             << "These two tokens are shown once. Keep them where your agent cannot read them:\n"
             << "  admin token:    " << admin.get()
             << (c.admin_token_file.empty() ? "" : "   (also written to " + c.admin_token_file + ")")
