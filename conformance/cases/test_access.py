@@ -376,10 +376,30 @@ def test_cancel(t):
                       req="ASSENT-AUTH-010")
     r = ag.ok("access.cancel", {"request_id": req["request_id"]})["request"]
     eq(r["state"], "cancelled", "state", req="ASSENT-REQ-015")
-    check(r["decided_at"] is not None, "decided_at is set when the request leaves pending", actual=r,
-          req="ASSENT-REQ-015")
     err = ag.err("access.cancel", {"request_id": req["request_id"]}, code=-32003, req="ASSENT-REQ-015")
     eq(err.get("data"), {"kind": "request", "id": req["request_id"], "state": "cancelled"}, "data", req="ASSENT-REQ-015")
+
+
+@case("access/finished/decided-at-set", req=["ASSENT-REQ-015", "ASSENT-REQ-022", "ASSENT-REQ-023"])
+def test_decided_at(t):
+    """decided_at is the moment the request left pending, in every final state (access.json
+    AccessRequest: "decided_at the moment the request left pending (any final state), null
+    while pending"): cancelled, denied, approved, timed_out."""
+    ag = t.new_agent()
+    name = _secret(t)
+    r = t.ask(ag, [name])
+    eq(r["decided_at"], None, "decided_at while pending", req="ASSENT-REQ-002")
+    got = {"cancelled": ag.ok("access.cancel", {"request_id": r["request_id"]})["request"]}
+    r = t.ask(ag, [name])
+    got["denied"] = t.approver.ok("access.decide", {"request_id": r["request_id"], "decision": "deny"})["request"]
+    r = t.ask(ag, [name])
+    got["approved"] = t.approve(r["request_id"])["request"]
+    r = t.ask(ag, [name], timeout_s=1)
+    sleep_until_wallclock(parse_time(r["expires_at"]), 0.05)
+    got["timed_out"] = ag.ok("access.get", {"request_id": r["request_id"]})["request"]
+    missing = sorted(k for k, v in got.items() if v["decided_at"] is None)
+    check(not missing, "decided_at must be set in every final state", expected="a time", actual=missing,
+          req="ASSENT-REQ-015")
 
 
 @case("access/cancel/approver-not-originator", req=["ASSENT-AUTH-010", "ASSENT-AUTH-008"])
@@ -536,18 +556,30 @@ def test_deny_after_approval(t):
 
 @case("access/decide/finished", req="ASSENT-REQ-018")
 def test_decide_finished(t):
-    """Deciding a finished request (approved, denied, cancelled) is -32003 with its state."""
+    """Deciding a finished request (cancelled; approved or denied by another approver) is
+    -32003 naming its state."""
     ag = t.new_agent()
     name = _secret(t)
-    for end in ("approve", "deny", "cancel"):
-        req = t.ask(ag, [name])
-        if end == "cancel":
-            ag.ok("access.cancel", {"request_id": req["request_id"]})
-        else:
-            t.approver.ok("access.decide", {"request_id": req["request_id"], "decision": end})
-        err = t.approver.err("access.decide", {"request_id": req["request_id"], "decision": "approve"}, code=-32003,
+    req = t.ask(ag, [name])
+    ag.ok("access.cancel", {"request_id": req["request_id"]})
+    for d in ("approve", "deny"):
+        err = t.approver.err("access.decide", {"request_id": req["request_id"], "decision": d}, code=-32003,
                              req="ASSENT-REQ-018")
-        want = {"approve": "approved", "deny": "denied", "cancel": "cancelled"}[end]
+        eq((err.get("data") or {}).get("state"), "cancelled", "data.state", req="ASSENT-REQ-018")
+
+
+@case("access/decide/finished-by-another", req="ASSENT-REQ-018", needs=("approver2",))
+def test_decide_finished_other(t):
+    """An approver who has not voted deciding a request another approver approved or denied
+    gets -32003 with the state."""
+    ag = t.new_agent()
+    name = _secret(t)
+    for end in ("approve", "deny"):
+        req = t.ask(ag, [name])
+        t.approver.ok("access.decide", {"request_id": req["request_id"], "decision": end})
+        err = t.approver2.err("access.decide", {"request_id": req["request_id"], "decision": "approve"}, code=-32003,
+                              req="ASSENT-REQ-018")
+        want = {"approve": "approved", "deny": "denied"}[end]
         eq((err.get("data") or {}).get("state"), want, "data.state", req="ASSENT-REQ-018")
 
 

@@ -204,20 +204,38 @@ def test_replay(t):
 @case("limits/sse-subscribers/at-and-over-max", req=["ASSENT-EVT-010", "ASSENT-EVT-013", "ASSENT-LIM-001"], profile=EV)
 def test_subscribers(t):
     """sse_subscribers_max streams open; one more is 503 too_many_subscribers with
-    Retry-After; /rpc is still served while they are open."""
+    Retry-After; /rpc is still served while they are open. (Streams closed by earlier cases
+    may be counted until the target notices, at its next heartbeat: the suite retries twice
+    after a heartbeat interval and notes it.)"""
     n = t.spec.limits["sse_subscribers_max"]
-    streams = []
-    try:
-        for _ in range(n):
-            streams.append(_stream(t))
-        r = t.approver.http("GET", "/events", deliberately_invalid=True)
-        expect.http_error(r, 503, "too_many_subscribers", req="ASSENT-EVT-010")
-        started = time.monotonic()
-        eq(t.admin.ok("system.ping"), {"pong": True}, "ping with every stream open", req="ASSENT-EVT-013")
-        check(time.monotonic() - started < 2, "RPC starved by open streams", req="ASSENT-EVT-013")
-    finally:
-        for s in streams:
-            s.close()
+    for attempt in range(3):
+        streams = []
+        try:
+            refused_at = None
+            for i in range(n):
+                s = SseStream(t.approver)
+                streams.append(s)
+                if s.status != 200:
+                    refused_at = i + 1
+                    break
+            if refused_at is not None:
+                t.note("attempt %d: stream %d of %d refused (%s)" % (attempt + 1, refused_at, n, streams[-1].status))
+                if attempt < 2:
+                    for s in streams:
+                        s.close()
+                    time.sleep(1.5)
+                    continue
+                raise CaseFailure("GET /events number %d of sse_subscribers_max = %d was refused" % (refused_at, n),
+                                  expected=200, actual=streams[-1].status, req="ASSENT-EVT-010")
+            r = t.approver.http("GET", "/events", deliberately_invalid=True)
+            expect.http_error(r, 503, "too_many_subscribers", req="ASSENT-EVT-010")
+            started = time.monotonic()
+            eq(t.admin.ok("system.ping"), {"pong": True}, "ping with every stream open", req="ASSENT-EVT-013")
+            check(time.monotonic() - started < 2, "RPC starved by open streams", req="ASSENT-EVT-013")
+            return
+        finally:
+            for s in streams:
+                s.close()
 
 
 @case("events/shutdown", req=["ASSENT-EVT-011", "ASSENT-TGT-004"], profile=EV, needs=("launch",))

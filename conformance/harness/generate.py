@@ -297,6 +297,9 @@ class Generator:
                 if "maximum" in sch:
                     mx = sch["maximum"]
                     at = _set(base, path, mx)
+                    if path[-1] == "ttl_s_default" and len(path) == 2:
+                        # Semantic rule (ASSENT-SEC-003): ttl_s_default <= ttl_s_max.
+                        at = _set(at, path[:-1] + ["ttl_s_max"], mx)
                     over = _set(base, path, mx + 1)
                     if self.valid(method, at) and not self.valid(method, over):
                         add("maximum-at", path, at, "accept", ["ASSENT-LIM-001"],
