@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -26,6 +27,12 @@ void RestoreAndReraise(int sig) {
 }  // namespace
 
 bool IsTty(int fd) { return ::isatty(fd) == 1; }
+
+size_t TerminalColumns(int fd) {
+  struct winsize ws{};
+  if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
+  return 80;
+}
 
 std::optional<std::string> ReadHiddenLine(const std::string& prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);

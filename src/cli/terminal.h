@@ -5,6 +5,7 @@
 // main thread; the formatters are pure.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,8 @@
 namespace assent::cli {
 
 bool IsTty(int fd);
+// The terminal's width in columns (80 when unknown).
+size_t TerminalColumns(int fd);
 
 // Prompts on the controlling terminal (stderr) and reads one line from it with echo
 // off; restores the terminal even on Ctrl-C. nullopt when there is no terminal or the

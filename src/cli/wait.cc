@@ -97,6 +97,7 @@ json WaitForDecision(CliContext& ctx, client::Service& service, json request) {
   auto clear_line = [&] {
     if (tty) std::cerr << "\r\033[K" << std::flush;
   };
+  std::string drawn;
   int64_t seen_changes = 0;
   int64_t last_approvals = request.value("approvals", 0);
   int caught = 0;
@@ -120,6 +121,7 @@ json WaitForDecision(CliContext& ctx, client::Service& service, json request) {
     int64_t approvals = latest.value("approvals", 0);
     if (changes != seen_changes && approvals != last_approvals) {
       clear_line();
+      drawn.clear();
       ctx.Note("assent: " + id + ": " + std::to_string(approvals) + " of " +
                std::to_string(latest.value("approvals_required", 1)) + " approvals");
       last_approvals = approvals;
@@ -131,9 +133,15 @@ json WaitForDecision(CliContext& ctx, client::Service& service, json request) {
               ? " · " + std::to_string(approvals) + "/" +
                     std::to_string(latest.value("approvals_required", 1)) + " approvals"
               : "";
-      std::cerr << "\r\033[K⏳ waiting for approval of " << secrets << " — "
-                << FormatCountdown(expires_in(latest)) << " left" << approvals_text << " · "
-                << where << std::flush;
+      // One line, never wider than the terminal: a wrapped line could not be redrawn.
+      std::string line = "⏳ waiting for approval of " + secrets + " — " +
+                         FormatCountdown(expires_in(latest)) + " left" + approvals_text +
+                         " · " + where;
+      line = Ellipsize(line, TerminalColumns(STDERR_FILENO) - 1);
+      if (line != drawn) {
+        std::cerr << "\r\033[K" << line << std::flush;
+        drawn = line;
+      }
     }
   }
   clear_line();

@@ -325,3 +325,16 @@ def test_standalone_deny_and_ctrl_c(standalone):
     proc.communicate(timeout=15)
     assert proc.returncode == 130
     assert cli.request_state(request_id) == "cancelled"
+
+
+def test_client_identity_is_stored_privately_and_resumed(daemon):
+    daemon.add_secret("DEMO", VALUE)
+    first = daemon.json("request", "DEMO", "--reason", "one")["request"]
+    second = daemon.json("request", "DEMO", "--reason", "two")["request"]
+    assert first["originator"]["client_id"] == second["originator"]["client_id"]
+    identity_file = daemon.home / "client.json"
+    assert identity_file.stat().st_mode & 0o777 == 0o600
+    assert (daemon.home / "config.json").stat().st_mode & 0o777 == 0o600
+    # The originator (and only it) may cancel: the resumed identity proves it.
+    daemon.run("cancel", first["request_id"], check=0)
+    assert daemon.request_state(first["request_id"]) == "cancelled"
