@@ -5,7 +5,6 @@
 // and when it exits. They never reach argv, a file or a log line.
 #include <unistd.h>
 
-#include <cctype>
 #include <climits>
 #include <cstring>
 #include <iostream>
@@ -15,6 +14,7 @@
 #include "cli/child_runner.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/secret_binding.h"
 #include "cli/terminal.h"
 #include "crypto/crypto.h"
 
@@ -23,22 +23,6 @@ extern char** environ;
 namespace assent::cli {
 
 namespace {
-
-bool IsEnvName(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '_')) return false;
-  return true;
-}
-
-bool IsSecretName(const std::string& s) {
-  if (s.empty() || s.size() > 128) return false;
-  unsigned char c0 = static_cast<unsigned char>(s[0]);
-  if (!(std::isalpha(c0) || c0 == '_')) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '_' || c == '.' || c == '-')) return false;
-  return true;
-}
 
 std::string DefaultReason(const std::vector<std::string>& argv) {
   std::string r = "assent run:";
@@ -61,30 +45,6 @@ struct RevealedValues {
 };
 
 }  // namespace
-
-std::optional<SecretBinding> ParseSecretBinding(const std::string& text, std::string* error) {
-  SecretBinding b;
-  size_t eq = text.find('=');
-  b.name = text.substr(0, eq);
-  if (!IsSecretName(b.name)) {
-    *error = "'" + b.name + "' is not a secret name (letters, digits, _ . -, starting with "
-             "a letter or _)";
-    return std::nullopt;
-  }
-  if (eq == std::string::npos) {
-    b.env = b.name;
-    for (char& c : b.env)
-      if (c == '.' || c == '-') c = '_';
-  } else {
-    b.env = text.substr(eq + 1);
-  }
-  if (!IsEnvName(b.env)) {
-    *error = "'" + b.env + "' is not an environment variable name (letters, digits and _, "
-             "not starting with a digit)";
-    return std::nullopt;
-  }
-  return b;
-}
 
 int CmdRun(CliContext& ctx, RunOptions o) {
   if (o.command.empty())

@@ -124,12 +124,4 @@ struct RunOptions {
 };
 int CmdRun(CliContext& ctx, RunOptions o);
 
-// "NAME" → {NAME, NAME with '.'/'-' as '_'}; "NAME=ENV" → {NAME, ENV}. nullopt and a
-// message when the name or the variable is not valid.
-struct SecretBinding {
-  std::string name;
-  std::string env;
-};
-std::optional<SecretBinding> ParseSecretBinding(const std::string& text, std::string* error);
-
 }  // namespace assent::cli
