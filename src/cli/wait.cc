@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -39,6 +40,8 @@ std::string JoinNames(const json& names) {
 }
 
 constexpr int64_t kLongPollS = 30;
+// How long an unreachable daemon may stay away (a restart) before waiting gives up.
+constexpr int64_t kReconnectWindowS = 30;
 
 }  // namespace
 
@@ -73,21 +76,39 @@ json WaitForDecision(CliContext& ctx, client::Service& service, json request) {
   shared->latest = request;
   client::Service* svc = &service;
   std::thread waiter([shared, svc, id] {
+    // A daemon restart while we wait is survivable: the request lives in its database.
+    // Retry an unreachable daemon for a while, and never spin when a stopping daemon
+    // answers every long-poll at once.
+    auto unreachable_since = std::chrono::steady_clock::time_point{};
     while (true) {
       {
         std::lock_guard<std::mutex> lock(shared->mu);
         if (shared->stop) break;
       }
+      auto started = std::chrono::steady_clock::now();
       auto r = svc->WaitRequest(id, "pending", kLongPollS);
-      std::lock_guard<std::mutex> lock(shared->mu);
-      if (!r.ok()) {
-        shared->error = r.error();
-        break;
+      auto now = std::chrono::steady_clock::now();
+      if (!r.ok() && r.error().kind == client::ServiceError::Kind::kUnreachable) {
+        if (unreachable_since == std::chrono::steady_clock::time_point{}) unreachable_since = now;
+        if (now - unreachable_since < std::chrono::seconds(kReconnectWindowS)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          continue;
+        }
       }
-      const json& req = (*r)["request"];
-      shared->latest = req;
-      ++shared->changes;
-      if (req.value("state", "pending") != "pending") break;
+      unreachable_since = {};
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (!r.ok()) {
+          shared->error = r.error();
+          break;
+        }
+        const json& req = (*r)["request"];
+        shared->latest = req;
+        ++shared->changes;
+        if (req.value("state", "pending") != "pending") break;
+      }
+      if (!(*r).value("changed", false) && now - started < std::chrono::milliseconds(500))
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     std::lock_guard<std::mutex> lock(shared->mu);
     shared->done = true;

@@ -338,3 +338,20 @@ def test_client_identity_is_stored_privately_and_resumed(daemon):
     # The originator (and only it) may cancel: the resumed identity proves it.
     daemon.run("cancel", first["request_id"], check=0)
     assert daemon.request_state(first["request_id"]) == "cancelled"
+
+
+def test_run_survives_a_daemon_restart_while_waiting(daemon):
+    daemon.add_secret("DEMO", VALUE)
+    proc = daemon.popen("run", "--secret", "DEMO", "--", PY, "-c",
+                        "import os; print(len(os.environ['DEMO']))")
+    try:
+        request_id = daemon.wait_for_pending()
+        daemon.run("daemon", "stop", check=0)
+        daemon.start_daemon()
+        daemon.run("--as", "approver", "approve", request_id, check=0)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    assert out == f"{len(VALUE)}\n".encode()
