@@ -225,15 +225,10 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  auto collect_extras = [](CLI::App* cmd) {
-    std::vector<std::string> extra = cmd->remaining();
-    return extra;
-  };
-
   try {
     if (init_cmd->parsed()) return CmdInit(ctx, init);
     if (dstart_cmd->parsed()) {
-      dstart.extra = collect_extras(dstart_cmd);
+      dstart.extra = dstart_cmd->remaining();  // assentd's own flags
       return CmdDaemonStart(ctx, dstart);
     }
     if (dstop_cmd->parsed()) return CmdDaemonStop(ctx, dstop);
@@ -263,7 +258,7 @@ int RunCli(int argc, char** argv) {
     if (run_cmd->parsed()) {
       if (has_dashes) {
         if (!run.command.empty())
-          throw CliExit{(std::cerr << "assent run: unexpected arguments before `--`\n", kExitUsage)};
+          ctx.Die(kExitUsage, "assent run: unexpected arguments before `--`: " + run.command[0]);
         run.command = command_after_dashes;
       }
       return CmdRun(ctx, std::move(run));

@@ -21,7 +21,14 @@ std::string ReaderRole(CliContext& ctx) {
 
 std::unique_ptr<client::Service> OpenReader(CliContext& ctx) {
   auto service = ctx.Open(ReaderRole(ctx));
-  if (ctx.role() == "agent") ctx.EnsureIdentity(*service);
+  bool agent = ctx.role() == "agent";
+  if (ctx.role() == "token") {
+    // A token given with --token-file: ask the server which role it carries.
+    json info = ctx.Check(service->Info(), *service);
+    agent = info.value("role", "agent") == "agent";
+  }
+  // Agents see only their own requests, grants and events: present the identity.
+  if (agent) ctx.EnsureIdentity(*service);
   return service;
 }
 
