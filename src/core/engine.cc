@@ -763,6 +763,16 @@ Result<RequestView> Engine::CreateRequest(const Caller& caller, const CreateRequ
     // Existence (-32002), then params that depend on the secrets (-32602), then policy
     // (-32001), then limits (-32006): ASSENT-RPC-027.
     std::vector<Policy> policies;
+    for (size_t i = 0; i < p.secrets.size(); ++i) {
+      // The schema says uniqueItems; a grant's per-secret uses rely on it.
+      if (std::find(p.secrets.begin(), p.secrets.begin() + i, p.secrets[i]) !=
+          p.secrets.begin() + i) {
+        return InvalidParams("secrets must be distinct",
+                             {{"instance_path", "/secrets/" + std::to_string(i)},
+                              {"schema_path", "#/properties/secrets/uniqueItems"},
+                              {"message", "a secret is named twice"}});
+      }
+    }
     for (const auto& name : p.secrets) {
       ASSIGN_OR_RETURN(auto secret, c.tx.GetSecretByName(name));
       if (!secret) return NotFoundErr("secret", name);
@@ -801,7 +811,18 @@ Result<RequestView> Engine::CreateRequest(const Caller& caller, const CreateRequ
                                : "timeout_unattended_s_default",
                    timeout_default);
     }
-    ASSIGN_OR_RETURN(int64_t pending, c.tx.CountRequests(originator, "pending"));
+    // Counted at this transaction's `now`: a request that became due since the sweep
+    // above is timed out here rather than counted (and the timeout is committed).
+    store::RequestFilter mine;
+    mine.originator = originator;
+    mine.state = "pending";
+    mine.limit = kScanAll;
+    ASSIGN_OR_RETURN(auto pending_rows, c.tx.ListRequests(mine));
+    int64_t pending = 0;
+    for (auto& row : pending_rows) {
+      ASSENT_RETURN_IF_ERROR(MakeCurrent(c, row));
+      if (row.state == "pending") ++pending;
+    }
     if (pending >= config_.pending_requests_per_client_max)
       return Limit("pending_requests_per_client_max", config_.pending_requests_per_client_max);
 

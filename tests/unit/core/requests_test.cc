@@ -68,6 +68,14 @@ TEST_F(CoreRequests, AnUnknownSecretIsNotFound) {
   EXPECT_EQ(r.status().data(), (nlohmann::json{{"kind", "secret"}, {"id", "NOPE"}}));
 }
 
+TEST_F(CoreRequests, ASecretNamedTwiceIsInvalidParams) {
+  std::string agent = Hello();
+  Put("A", "1");
+  auto r = Ask(agent, {"A", "A"});
+  EXPECT_EQ(r.status().code(), ErrorCode::kInvalidParams);
+  EXPECT_EQ(r.status().data()["instance_path"], "/secrets/1");
+}
+
 TEST_F(CoreRequests, AForbiddenPolicyRefusesAndCreatesNothing) {
   std::string agent = Hello();
   PolicyInput forbidden;
