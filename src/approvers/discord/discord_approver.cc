@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/json_util.h"
+
 #include "base/log.h"
 
 namespace assent::discord {
@@ -66,7 +68,7 @@ Result<std::string> DiscordApprover::PostTestMessage() {
     if (r.status == 404) hint = ": unknown channel (check --discord-channel-id)";
     return InvalidParams("Discord refused the wiring check: " + r.error + hint);
   }
-  std::string id = r.body.is_object() ? r.body.value("id", "") : "";
+  std::string id = StrMember(r.body, "id");
   return "Discord accepted the wiring check: message " + id + " posted in channel " +
          config_.channel_id;
 }

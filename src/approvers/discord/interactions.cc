@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/json_util.h"
+
 #include "approvers/discord/message.h"
 #include "approvers/discord/state.h"
 #include "base/log.h"
@@ -196,13 +198,13 @@ InteractionResponse InteractionsEndpoint::HandleComponent(const Interaction& ix)
     if (!vote.ok()) {
       const Status& e = vote.status();
       if (e.code() == ErrorCode::kInvalidState) {
-        std::string state = e.data().is_object() ? e.data().value("state", "") : "";
+        std::string state = StrMember(e.data(), "state");
         return EphemeralReply("This request is already decided" +
                               (state.empty() ? std::string() : " (" + state + ")") +
                               "; your click changed nothing.");
       }
       if (e.code() == ErrorCode::kForbidden) {
-        std::string reason = e.data().is_object() ? e.data().value("reason", "") : "";
+        std::string reason = StrMember(e.data(), "reason");
         if (reason == "already_voted")
           return EphemeralReply("You already voted on this request.");
         return EphemeralReply("Assent refused this vote (" + reason + ").");

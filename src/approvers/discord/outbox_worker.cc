@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/json_util.h"
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -232,14 +234,12 @@ OutboxWorker::Outcome OutboxWorker::FromRest(const RestResult& res) {
 OutboxWorker::Outcome OutboxWorker::Perform(const store::OutboxRow& row) {
   json payload = json::parse(row.payload_json, nullptr, false);
   std::string request_id = row.request_id.value_or("");
-  if (payload.is_object() && payload.contains("request_id") &&
-      payload["request_id"].is_string())
-    request_id = payload["request_id"].get<std::string>();
+  if (!StrMember(payload, "request_id").empty()) request_id = StrMember(payload, "request_id");
   if (!IsRequestId(request_id)) return {Outcome::Kind::kDead, "no request id in the row"};
   if (row.kind == kOutboxRequestCreated) return PostMessage(row, request_id);
   if (row.kind == kOutboxRequestUpdated) return EditMessage(row, request_id);
   if (row.kind == kOutboxReact) {
-    std::string emoji = payload.is_object() ? payload.value("emoji", "") : "";
+    std::string emoji = StrMember(payload, "emoji");
     if (emoji != kApproveEmoji && emoji != kDenyEmoji)
       return {Outcome::Kind::kDead, "unknown reaction"};
     return React(row, request_id, emoji);
@@ -269,15 +269,14 @@ OutboxWorker::Outcome OutboxWorker::PostMessage(const store::OutboxRow& row,
   json msg = RenderRequestMessage(*view, ctx);
   RestResult res = rest_.CreateMessage(config_.channel_id, msg, DiscordNonce(row.id, row.nonce));
   if (!res.ok()) return FromRest(res);
-  if (!res.body.is_object() || !res.body.contains("id") || !res.body["id"].is_string())
+  if (!IsSnowflake(StrMember(res.body, "id")))
     return {Outcome::Kind::kRetry, "Discord's answer has no message id"};
 
   MessageRecord posted = *rec;
   posted.message_id = res.body["id"].get<std::string>();
   posted.channel_id = config_.channel_id;
   std::string author;
-  if (res.body.contains("author") && res.body["author"].is_object())
-    author = res.body["author"].value("id", "");
+  if (res.body.contains("author")) author = StrMember(res.body["author"], "id");
   const bool add_reactions = config_.mode == Mode::kReactions && view->state == "pending";
   const TimeMs now = clock_.NowMs();
   Outcome o;

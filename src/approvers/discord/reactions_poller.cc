@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/json_util.h"
+
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -95,7 +97,7 @@ int ReactionsPoller::PollOnce() {
           if (!user.is_object() || !user.contains("id") || !user["id"].is_string()) continue;
           const std::string id = user["id"].get<std::string>();
           after = id;
-          if (id == bot_id || user.value("bot", false) == true) continue;
+          if (id == bot_id || TrueMember(user, "bot")) continue;
           if (config_.allowed_users.count(id) == 0) continue;
           if (voters.count(id)) continue;
           auto vote = backend_.Vote(request.request_id, id, approve);

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "approvers/discord/json_util.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -177,7 +179,7 @@ RestResult Classify(const HttpReply& reply) {
   r.reset_after_ms = HeaderSeconds(reply.headers, "X-RateLimit-Reset-After");
   auto g = reply.headers.find("X-RateLimit-Global");
   r.global = (g != reply.headers.end() && g->second == "true") ||
-             (r.body.is_object() && r.body.value("global", false) == true);
+             TrueMember(r.body, "global");
   std::string code;
   if (r.body.is_object()) {
     auto c = r.body.find("code");

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/json_util.h"
+
 namespace assent::discord {
 namespace {
 
@@ -31,10 +33,10 @@ Result<std::optional<MessageRecord>> GetMessageRecord(store::ReadTx& tx,
   const json& o = **j;
   if (!o.is_object()) return Internal("discord message record is corrupt");
   MessageRecord r;
-  r.button_nonce = o.value("nonce", "");
-  r.message_id = o.value("message_id", "");
-  r.channel_id = o.value("channel_id", "");
-  r.dead = o.value("dead", false);
+  r.button_nonce = StrMember(o, "nonce");
+  r.message_id = StrMember(o, "message_id");
+  r.channel_id = StrMember(o, "channel_id");
+  r.dead = TrueMember(o, "dead");
   return std::optional<MessageRecord>(std::move(r));
 }
 
