@@ -56,7 +56,7 @@ struct DiscordConfig {
   int64_t backoff_cap_ms = 60000;
   int64_t max_attempts = 10;
   // How often the worker looks for due rows when nothing wakes it.
-  int64_t outbox_poll_ms = 1000;
+  int64_t outbox_poll_ms = 250;
   // Reactions mode: poll interval, doubled while nothing changes, up to the max.
   int64_t reactions_poll_ms = 2000;
   int64_t reactions_poll_max_ms = 15000;
