@@ -59,6 +59,9 @@ def pytest_addoption(parser):
                 help="print every case id, requirement and level, run nothing")
     g.addoption("--profile", default=None,
                 help="comma-separated profiles to run (default: all the target declares)")
+    g.addoption("--force-profile", action="append", default=[], metavar="PROFILE",
+                help="run the cases of PROFILE even though the target does not declare it (for implementers "
+                     "working towards a profile; its failures count)")
     g.addoption("--spec-dir", default=str(DEFAULT_SPEC_DIR), help="the spec to judge against")
     g.addoption("--mock-discord-dir", default=str(HERE.parent / "tools" / "mock-discord"))
     g.addoption("--mock-discord-control-url", default=env("ASSENT_MOCK_DISCORD_CONTROL_URL"),
@@ -342,7 +345,7 @@ def t(request, assent_run, assent_target) -> Ctx:
     target: tgt.Target = assent_target
     if run.profiles_wanted is not None and meta.profile not in run.profiles_wanted:
         pytest.skip("profile %s not selected (--profile)" % meta.profile)
-    if meta.profile not in target.profiles:
+    if meta.profile not in target.profiles and meta.profile not in run.config.option.force_profile:
         pytest.skip("the target does not declare the %s profile (system.info profiles: %s)"
                     % (meta.profile, ",".join(target.profiles)))
     for need in meta.needs:

@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--list", action="store_true", help="print every case id, level, profile and requirement; run nothing")
     p.add_argument("--select", action="append", default=[], metavar="PREFIX", help="case id prefix (repeatable)")
     p.add_argument("--profile", help="comma-separated profiles to run (core,events,discord)")
+    p.add_argument("--force-profile", action="append", default=[], metavar="PROFILE",
+                   help="run PROFILE's cases although the target does not declare it")
     p.add_argument("--strict", action="store_true", help="SHOULD failures fail the run")
     p.add_argument("--known-failures", help="JSON file of case ids the target is known to fail")
     p.add_argument("--report-dir", help="results.json, report.html, junit.xml (default conformance/reports)")
@@ -46,6 +48,8 @@ def main(argv=None) -> int:
             args += ["--" + opt.replace("_", "-"), v]
     for s in a.select:
         args += ["--select", s]
+    for fp in a.force_profile:
+        args += ["--force-profile", fp]
     if a.strict:
         args.append("--strict-should")
     if a.keep_workdir:
