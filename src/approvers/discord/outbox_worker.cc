@@ -28,6 +28,7 @@ struct OutboxWorker::Outcome {
   // Applied in the transaction that finishes the row.
   std::function<Status(store::Tx&)> on_commit;
   bool posted = false;
+  bool rate_limited = false;
 };
 
 namespace {
@@ -158,6 +159,11 @@ void OutboxWorker::Process(int64_t row_id) {
   const TimeMs now = clock_.NowMs();
   r.updated_at = now;
   using K = Outcome::Kind;
+  // A 429 is Discord pacing us, not a failure: while the row is young it does not use
+  // up an attempt (a burst of requests must not kill posts); an old row that is still
+  // being refused counts, so nothing waits forever.
+  if (out.kind == K::kRetry && out.rate_limited && now - r.created_at < kRateLimitedFreeMs)
+    r.attempts -= 1;
   if (out.kind == K::kRetry && r.attempts >= config_.max_attempts) out.kind = K::kDead;
   switch (out.kind) {
     case K::kDone:
@@ -220,6 +226,7 @@ OutboxWorker::Outcome OutboxWorker::FromRest(const RestResult& res) {
   Outcome o;
   if (res.outcome == RestOutcome::kRateLimited) {
     o.kind = Outcome::Kind::kRetry;
+    o.rate_limited = true;
     o.delay_ms = res.retry_after_ms;
     paused_until_ms_ = clock_.NowMs() + res.retry_after_ms;
   } else if (res.retryable()) {

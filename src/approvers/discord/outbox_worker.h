@@ -13,7 +13,8 @@
 //
 // Row life: pending → inflight (claimed, attempts + 1, committed before the call) →
 // done | pending again with next_attempt_at (capped exponential backoff; a 429 waits
-// what Discord asked for, and pauses every call until then) | dead (after
+// what Discord asked for, pauses every call until then, and does not use up an
+// attempt during the row's first hour) | dead (after
 // max_attempts, or at once for a 4xx other than 429, which no retry can fix; recorded
 // through ApprovalBackend::RecordDeliveryDead). Claimed rows are listed in the meta
 // table; Recover() at start-up puts rows a crash left inflight back to pending. A
@@ -50,6 +51,8 @@ inline constexpr int64_t kOutboxBatchMax = 16;
 // An edit waits for its request's post; past this age it gives up (the post is dead or
 // never existed, e.g. the request predates the Discord configuration).
 inline constexpr int64_t kEditWaitForPostMsMax = 15 * 60 * 1000;
+// For this long after a row was created, a 429 does not count as a failed attempt.
+inline constexpr int64_t kRateLimitedFreeMs = 60 * 60 * 1000;
 // How long an edit waits before looking again for its request's post.
 inline constexpr int64_t kEditDeferMs = 500;
 

@@ -201,6 +201,33 @@ TEST_F(OutboxWorkerTest, RateLimitWaitsWhatDiscordAskedAndPausesEveryCall) {
   clock_.AdvanceMs(1);
   worker_->RunOnce();
   EXPECT_EQ(Row(id).state, "done");
+  EXPECT_EQ(Row(id).attempts, 1);  // the 429 did not use up an attempt
+}
+
+TEST_F(OutboxWorkerTest, ALongRateLimitStormDoesNotKillAYoungRow) {
+  int64_t id = Enqueue(kOutboxRequestCreated);
+  for (int i = 0; i < 3 * config_.max_attempts; ++i)
+    Script(FakeTransport::Reply(429, R"({"retry_after":0.1})"));
+  for (int i = 0; i < 3 * config_.max_attempts; ++i) {
+    worker_->RunOnce();
+    clock_.AdvanceMs(100);
+  }
+  EXPECT_EQ(Row(id).state, "pending");
+  worker_->RunOnce();
+  EXPECT_EQ(Row(id).state, "done");
+}
+
+TEST_F(OutboxWorkerTest, RateLimitsCountOnceTheRowIsOld) {
+  int64_t id = Enqueue(kOutboxRequestCreated);
+  clock_.AdvanceMs(kRateLimitedFreeMs);
+  shared_->fallback = [](const HttpCall&) {
+    return FakeTransport::Reply(429, R"({"retry_after":0.1})");
+  };
+  for (int i = 0; i < 2 * config_.max_attempts; ++i) {
+    worker_->RunOnce();
+    clock_.AdvanceMs(100);
+  }
+  EXPECT_EQ(Row(id).state, "dead");
 }
 
 TEST_F(OutboxWorkerTest, DeadAfterMaxAttemptsAndRecorded) {
