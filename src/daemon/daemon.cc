@@ -5,6 +5,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -14,7 +19,11 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "crypto/crypto.h"
+#include "daemon/engine_factory.h"
 #include "daemon/files.h"
+#include "events/event_log.h"
+#include "http/event_stream.h"
+#include "methods/domain.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "base/limits.h"
@@ -159,14 +168,35 @@ int RunDaemon(const DaemonConfig& cfg) {
   if (tokens_path.empty() && std::filesystem::exists(data_dir + "/tokens.json"))
     tokens_path = data_dir + "/tokens.json";
   if (!tokens_path.empty()) {
+    struct stat tst {};
+    if (::stat(tokens_path.c_str(), &tst) == 0) {
+      // A tokens file others can write lets them add an admin hash: refuse. Readable
+      // hashes of 128-bit random tokens reveal nothing usable, so that only warns
+      // (ASSENT-AUTH-012 is a SHOULD; see docs/RFC/0001).
+      if (tst.st_mode & 022)
+        return fail("tokens file " + tokens_path +
+                    " is writable by group or others; chmod 600 it");
+      if (tst.st_mode & 044)
+        log::Warn("auth.tokens_file_readable", {{"path", tokens_path},
+                                                {"hint", "chmod 600 the tokens file"}});
+    }
     auto t = auth::TokenStore::LoadFile(tokens_path);
     if (!t.ok()) return fail(t.status().message());
     tokens = std::move(*t);
   }
 
-  RealClock clock;
+  core::EngineConfig engine_config;
+  engine_config.timeout_interactive_s = cfg.timeout_interactive_s;
+  engine_config.timeout_unattended_s = cfg.timeout_unattended_s;
+  auto bundle_or = OpenEngine(data_dir, engine_config);
+  if (!bundle_or.ok()) return fail(bundle_or.status().message());
+  EngineBundle& bundle = **bundle_or;
+  core::Engine& engine = *bundle.engine;
+  Clock& clock = bundle.clock;
+
   rpc::Dispatcher dispatcher;
-  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, {"core"}});
+  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, {"core", "events"}});
+  methods::RegisterDomainMethods(dispatcher, engine);
   methods::RegisterRemainingAsNotImplemented(dispatcher, registry);
   if (std::string problems = dispatcher.CheckAgainstSpec(registry.MethodNames());
       !problems.empty())
@@ -176,6 +206,19 @@ int RunDaemon(const DaemonConfig& cfg) {
   http::Metrics metrics;
   std::set<std::string> spec_methods;
   for (const auto& m : registry.MethodNames()) spec_methods.insert(m);
+  {
+    std::vector<std::string> methods(spec_methods.begin(), spec_methods.end());
+    methods.push_back("unknown");
+    std::vector<std::string> outcomes;
+    for (ErrorCode c : {ErrorCode::kOk, ErrorCode::kParseError, ErrorCode::kInvalidRequest,
+                        ErrorCode::kMethodNotFound, ErrorCode::kInvalidParams,
+                        ErrorCode::kInternal, ErrorCode::kForbidden, ErrorCode::kNotFound,
+                        ErrorCode::kInvalidState, ErrorCode::kExpired, ErrorCode::kConflict,
+                        ErrorCode::kLimitExceeded, ErrorCode::kAuditUnavailable,
+                        ErrorCode::kNotImplemented})
+      outcomes.push_back(ErrorName(c));
+    metrics.PreRegisterRpc(methods, outcomes);
+  }
   endpoint.SetObserver([&metrics, spec_methods](const std::string& method, ErrorCode code) {
     // Unknown names are attacker-chosen: never a label.
     metrics.CountRpc(spec_methods.count(method) ? method : "unknown", ErrorName(code));
@@ -193,11 +236,92 @@ int RunDaemon(const DaemonConfig& cfg) {
     options.listeners.push_back(*l);
   }
   http::HttpServer server(options, endpoint, tokens, lockout, metrics);
-  server.SetAuthFailureSink([](const std::string& peer, const std::string& reason, bool locked) {
-    log::Warn(locked ? "auth.lockout" : "auth.failure", {{"peer", peer}, {"reason", reason}});
+  server.SetClientVerifier([&engine](const std::string& id, const std::string& key) {
+    return engine.VerifyClient(id, key);
   });
-  if (Status st = server.Start(); !st.ok()) return fail(st.message());
+  // Every authentication failure and lockout goes to the audit chain (ASSENT-AUTH-007).
+  server.SetAuthFailureSink([&engine](const std::string& peer, const std::string& reason,
+                                      bool locked) {
+    log::Warn(locked ? "auth.lockout" : "auth.failure", {{"peer", peer}, {"reason", reason}});
+    json subject = {{"peer", peer.substr(0, 128)}};
+    engine.RecordAudit({{"role", "anonymous"}}, "auth.failure", subject, "refused");
+    if (locked) engine.RecordAudit({{"role", "anonymous"}}, "auth.lockout", subject, "refused");
+  });
+
+  events::EventLog event_log(*bundle.store, clock);
+  http::SseStreamer streamer(event_log, cfg.heartbeat_s, limits::kSseSubscribersMax);
+  server.SetEventStreamer(&streamer);
+  int64_t subscription =
+      engine.Subscribe([&streamer](int64_t last_event_id) { streamer.Notify(last_event_id); });
+
+  metrics.AddGauge("assent_sse_subscribers", "Open event streams.",
+                   [&streamer] { return static_cast<double>(streamer.Subscribers()); });
+  metrics.AddGauge("assent_pending_requests", "Requests waiting for a decision.", [&bundle] {
+    int64_t n = 0;
+    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
+      auto c = tx.CountRequests("", "pending");
+      if (c.ok()) n = *c;
+      return Status::Ok();
+    });
+    return static_cast<double>(n);
+  });
+  metrics.AddGauge("assent_audit_entries", "Entries in the audit chain.", [&bundle] {
+    int64_t n = 0;
+    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
+      auto h = tx.GetAuditHead();
+      if (h.ok()) n = h->seq;
+      return Status::Ok();
+    });
+    return static_cast<double>(n);
+  });
+  metrics.AddGauge("assent_outbox_depth", "Discord outbox rows not yet done.", [&bundle] {
+    int64_t n = 0;
+    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
+      for (const char* state : {"pending", "inflight"}) {
+        auto c = tx.CountOutbox(state);
+        if (c.ok()) n += *c;
+      }
+      return Status::Ok();
+    });
+    return static_cast<double>(n);
+  });
+
+  // The sweeper: makes due transitions (timeouts, expiries) on time even when nobody
+  // calls, and prunes the event log within its retention.
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool stopping = false;
+  std::thread sweeper([&] {
+    auto next_prune = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(sweep_mu);
+    while (!stopping) {
+      lock.unlock();
+      if (auto r = engine.Sweep(); !r.ok())
+        log::Error("sweep.failed", {{"message", r.status().message()}});
+      if (std::chrono::steady_clock::now() >= next_prune) {
+        if (auto p = event_log.PruneOnce(); !p.ok())
+          log::Error("events.prune_failed", {{"message", p.status().message()}});
+        next_prune = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      }
+      int64_t wait_ms = 1000;
+      if (auto next = engine.NextDeadline())
+        wait_ms = std::clamp<int64_t>(*next - clock.NowMs(), 0, 1000);
+      lock.lock();
+      sweep_cv.wait_for(lock, std::chrono::milliseconds(wait_ms + 1), [&] { return stopping; });
+    }
+  });
+
+  if (Status st = server.Start(); !st.ok()) {
+    {
+      std::lock_guard<std::mutex> g(sweep_mu);
+      stopping = true;
+    }
+    sweep_cv.notify_all();
+    sweeper.join();
+    return fail(st.message());
+  }
   server.SetReady(true);
+  engine.RecordAudit({{"role", "system"}}, "daemon.start", json::object(), "ok");
 
   // Announce: PID file and discovery file, each written atomically.
   json discovery = {{"pid", ::getpid()},
@@ -220,7 +344,20 @@ int RunDaemon(const DaemonConfig& cfg) {
   sigwait(&stop_signals, &sig);
   log::Info("daemon.stopping", {{"signal", std::to_string(sig)}});
   server.SetReady(false);
+  // Streams first: each sends `shutdown` and ends (ASSENT-EVT-011); long-polls return.
+  streamer.Shutdown("daemon stopping");
+  engine.Shutdown();
+  for (int i = 0; i < 200 && streamer.Subscribers() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   server.Stop();
+  engine.Unsubscribe(subscription);
+  {
+    std::lock_guard<std::mutex> g(sweep_mu);
+    stopping = true;
+  }
+  sweep_cv.notify_all();
+  sweeper.join();
+  engine.RecordAudit({{"role", "system"}}, "daemon.stop", json::object(), "ok");
   std::error_code ec;
   std::filesystem::remove(discovery_path, ec);
   std::filesystem::remove(pid_path, ec);

@@ -5,7 +5,20 @@
 
 namespace assent::http {
 
+void Metrics::PreRegisterRpc(const std::vector<std::string>& methods,
+                             const std::vector<std::string>& outcomes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& m : methods)
+    for (const auto& o : outcomes)
+      fast_rpc_[{m, o}] = std::make_unique<std::atomic<uint64_t>>(0);
+}
+
 void Metrics::CountRpc(const std::string& method, const std::string& outcome) {
+  auto it = fast_rpc_.find({method, outcome});
+  if (it != fast_rpc_.end()) {
+    it->second->fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ++rpc_[{method, outcome}];
 }
@@ -26,7 +39,10 @@ std::string Metrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   out << "# HELP assent_rpc_calls_total JSON-RPC calls by method and outcome.\n"
          "# TYPE assent_rpc_calls_total counter\n";
-  for (const auto& [k, v] : rpc_)
+  std::map<std::pair<std::string, std::string>, uint64_t> all = rpc_;
+  for (const auto& [k, v] : fast_rpc_)
+    if (uint64_t n = v->load(std::memory_order_relaxed)) all[k] += n;
+  for (const auto& [k, v] : all)
     out << "assent_rpc_calls_total{method=\"" << k.first << "\",outcome=\"" << k.second
         << "\"} " << v << "\n";
   out << "# HELP assent_http_responses_total HTTP responses by route and status.\n"

@@ -6,7 +6,9 @@
 // Thread safety: all methods are safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <string>
@@ -17,6 +19,10 @@ namespace assent::http {
 
 class Metrics {
  public:
+  // Declares the methods and outcomes counted lock-free on the hot path (the spec's
+  // methods × the error names); anything else is counted under a mutex.
+  void PreRegisterRpc(const std::vector<std::string>& methods,
+                      const std::vector<std::string>& outcomes);
   void CountRpc(const std::string& method, const std::string& outcome);
   void CountHttp(const std::string& route, int status);
   void AddGauge(const std::string& name, const std::string& help,
@@ -25,6 +31,8 @@ class Metrics {
 
  private:
   mutable std::mutex mu_;
+  // Fixed after PreRegisterRpc (called before serving): read without the lock.
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<std::atomic<uint64_t>>> fast_rpc_;
   std::map<std::pair<std::string, std::string>, uint64_t> rpc_;
   std::map<std::pair<std::string, int>, uint64_t> http_;
   struct Gauge {

@@ -4,12 +4,6 @@
 
 #include "cli/secret_binding.h"
 
-// unit_tests does not link assent_cli yet (CMakeLists.txt), so this test compiles the
-// units it tests itself. Once assent_cli is linked, the archive's copies of these objects
-// are simply not pulled in (their symbols are already defined here); remove the includes
-// then.
-#include "cli/exit_codes.cc"     // NOLINT(bugprone-suspicious-include)
-#include "cli/secret_binding.cc"  // NOLINT(bugprone-suspicious-include)
 
 namespace assent::cli {
 namespace {

@@ -1,9 +1,5 @@
 #include "cli/masker.h"
 
-// unit_tests does not link assent_cli yet (CMakeLists.txt), so this test compiles the
-// unit it tests itself. Once assent_cli is linked, the archive's copy of that object is
-// simply not pulled in (its symbols are already defined here); remove the include then.
-#include "cli/masker.cc"  // NOLINT(bugprone-suspicious-include)
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
