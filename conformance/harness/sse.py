@@ -232,6 +232,27 @@ class SseStream:
             if tok in ev.data_text:
                 raise TargetViolation("an event carries a bearer token", req="ASSENT-EVT-004")
 
+    def pump_until(self, pred: Callable[["SseStream"], bool], timeout: float) -> bool:
+        """Read (events, comments, retry lines) until pred(self) holds or the time is up."""
+        deadline = time.monotonic() + timeout
+        while not pred(self):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                return pred(self)
+            line = self._readline(min(deadline, time.monotonic() + 0.2))
+            if line is None:
+                continue
+            if line == "":
+                if self._pending:
+                    block, self._pending = self._pending, []
+                    self._parse(block)
+            elif line.startswith(":"):
+                self.comments.append(line)
+                self.comment_times.append(time.monotonic())
+            else:
+                self._pending.append(line)
+        return True
+
     def collect(self, timeout: float, until: Optional[Callable[[Event], bool]] = None) -> List[Event]:
         """Events arriving within `timeout` (or until one satisfies `until`)."""
         out: List[Event] = []
