@@ -135,6 +135,7 @@ class Run:
         self.started = time.time()
         self.verdict_reasons: List[str] = []
         self.partial = False
+        self.active = True
 
     # -- the target --------------------------------------------------------------------
 
@@ -268,13 +269,34 @@ def pytest_configure(config):
     RUN = Run(config)
     config._assent_run = RUN
     import_all_cases()
-    if not RUN.list_only and not getattr(config.option, "xmlpath", None):
+    # Only when the suite itself is being run (pytest conformance, pytest at the checkout's
+    # root), never for a pytest run of other directories that merely loaded this conftest.
+    RUN.active = _targets_suite(config)
+    if RUN.active and not RUN.list_only and not getattr(config.option, "xmlpath", None):
         RUN.report_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(RUN.report_dir / "junit.xml")
 
 
+def _targets_suite(config) -> bool:
+    for a in config.args or [str(config.invocation_params.dir)]:
+        p = pathlib.Path(str(a).split("::")[0]).resolve()
+        if p == HERE or HERE in p.parents or p in HERE.parents:
+            return True
+    return False
+
+
+def _mine(item) -> bool:
+    try:
+        return HERE in pathlib.Path(str(item.path)).resolve().parents
+    except Exception:
+        return False
+
+
 def pytest_collection_modifyitems(session, config, items):
     run: Run = config._assent_run
+    others = [it for it in items if not _mine(it)]
+    items[:] = [it for it in items if _mine(it)]
+    run.active = run.active and bool(items or run.list_only)
     keep, drop = [], []
     seen = set()
     for item in items:
@@ -309,7 +331,7 @@ def pytest_collection_modifyitems(session, config, items):
             run.problems.append("known-failures names %s, which is no case of this suite" % k)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    items[:] = keep
+    items[:] = others + keep
     run.selected = [it._assent_meta.id for it in keep]
     for cid in run.selected:
         run.results[cid] = CaseResult(case_mod.REGISTRY[cid])
@@ -325,7 +347,7 @@ def pytest_collection_modifyitems(session, config, items):
             tr.write(out)
         else:
             sys.stdout.write(out)
-        items[:] = []
+        items[:] = others
 
 
 @pytest.fixture(scope="session")
@@ -485,7 +507,7 @@ def _brief(ex: wire.Exchange) -> str:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     run: Run = getattr(config, "_assent_run", None)
-    if run is None or run.list_only:
+    if run is None or run.list_only or not run.active:
         return
     tr = terminalreporter
     c = run.counts()
@@ -523,6 +545,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def pytest_sessionfinish(session, exitstatus):
     run: Run = getattr(session.config, "_assent_run", None)
     if run is None:
+        return
+    if not run.active:
+        run.tear_down()
         return
     try:
         if run.list_only:
