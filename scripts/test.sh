@@ -38,10 +38,13 @@ stage "unit, property and corpus replay (ctest)" \
   ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
 stage "spec checks" bash scripts/spec-check.sh
 stage "mock Discord" $PY -m pytest -q -p no:cacheprovider tools/mock-discord
-stage "conformance (reference daemon)" bash conformance/run-reference.sh build "$reports/conformance"
-if compgen -G "tests/e2e/test_*.py" >/dev/null; then
-  stage "end-to-end" $PY -m pytest -q -p no:cacheprovider tests/e2e
-fi
+CONFORMANCE_REPORT_DIR="$PWD/$reports/conformance" stage "conformance (reference daemon)" bash conformance/run-reference.sh build
+export ASSENT_BUILD_DIR=build
+for suite in e2e chaos live_fuzz; do
+  if compgen -G "tests/$suite/test_*.py" >/dev/null; then
+    stage "tests/$suite" $PY -m pytest -q -p no:cacheprovider "tests/$suite"
+  fi
+done
 for f in fuzz/*_fuzz.cc; do
   h=$(basename "$f" _fuzz.cc)
   stage "fuzz $h (${FUZZ_SECONDS:-20} s)" bash fuzz/run.sh "$h" "${FUZZ_SECONDS:-20}"

@@ -345,7 +345,7 @@ int RunDaemon(const DaemonConfig& cfg) {
   log::Info("daemon.stopping", {{"signal", std::to_string(sig)}});
   server.SetReady(false);
   // Streams first: each sends `shutdown` and ends (ASSENT-EVT-011); long-polls return.
-  streamer.Shutdown("daemon stopping");
+  streamer.Shutdown("signal");
   engine.Shutdown();
   for (int i = 0; i < 200 && streamer.Subscribers() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

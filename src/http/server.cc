@@ -116,7 +116,7 @@ class HttpServer::Impl {
                       : "the Assent-Api-Version header is required; this server speaks "
                         "major version 1");
       body["expected"] = "1";
-      body["received"] = has_version ? json(ShownHeader(version)) : json(nullptr);
+      body["received"] = has_version ? ShownHeader(version) : std::string();
       SendJson(res, 426, body);
       return std::nullopt;
     }
@@ -190,6 +190,7 @@ class HttpServer::Impl {
   }
 
   void HandleRpc(const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Assent-Api-Version", "1.0");  // ASSENT-HTTP-018
     auto ctx = Admit(req, res);
     if (!ctx) return Count("/rpc", res.status);
     std::string ctype = req.get_header_value("Content-Type");
@@ -209,6 +210,7 @@ class HttpServer::Impl {
   }
 
   void HandleEvents(const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Assent-Api-Version", "1.0");  // ASSENT-HTTP-018
     auto ctx = Admit(req, res);
     if (!ctx) return Count("/events", res.status);
     EventStreamer* streamer = o_.event_streamer_;
@@ -304,6 +306,26 @@ class HttpServer::Impl {
       r.set_content(out.body, out.content_type.c_str());
       Count("/discord/interactions", out.status);
     });
+    // A known path with another method: 405 with Allow (ASSENT-HTTP-004).
+    struct Known {
+      const char* path;
+      const char* allow;
+    };
+    for (Known k : {Known{"/rpc", "POST"}, Known{"/events", "GET"}, Known{"/healthz", "GET"},
+                    Known{"/readyz", "GET"}, Known{"/metrics", "GET"},
+                    Known{"/discord/interactions", "POST"}}) {
+      auto not_allowed = [this, k](const httplib::Request&, httplib::Response& r) {
+        r.set_header("Allow", k.allow);
+        SendJson(r, 405, HttpError("method_not_allowed",
+                                   std::string(k.path) + " takes " + k.allow + " only"));
+        Count(k.path, 405);
+      };
+      if (std::string(k.allow) == "GET") s.Post(k.path, not_allowed);
+      else s.Get(k.path, not_allowed);
+      s.Put(k.path, not_allowed);
+      s.Delete(k.path, not_allowed);
+      s.Patch(k.path, not_allowed);
+    }
     // Bodies for errors raised inside cpp-httplib (413 payload, 404 route, 405 …).
     s.set_error_handler(httplib::Server::HandlerWithResponse(
         [](const httplib::Request& q, httplib::Response& r) {

@@ -100,7 +100,7 @@ TEST_F(HttpServerTest, MissingOrOtherMajorVersionIs426NamingBoth) {
                       "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 426);
-  EXPECT_TRUE(json::parse(r->body)["received"].is_null());
+  EXPECT_EQ(json::parse(r->body)["received"], "") << "missing header is received as \"\"";
   r = Tcp().Post("/rpc", {{"Assent-Api-Version", "2.1"}}, kPing, "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 426);
@@ -227,6 +227,18 @@ TEST_F(HttpServerTest, HealthReadyAndMetrics) {
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("assent_rpc_calls_total"), std::string::npos);
   EXPECT_EQ(r->body.find(kAdminToken), std::string::npos);
+}
+
+TEST_F(HttpServerTest, KnownPathWithOtherMethodIs405WithAllow) {
+  auto r = Tcp().Post("/events", Headers(), "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "GET");
+  EXPECT_EQ(json::parse(r->body)["error"], "method_not_allowed");
+  r = Tcp().Get("/rpc", Headers());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
 }
 
 TEST_F(HttpServerTest, UnknownRouteIs404Json) {
