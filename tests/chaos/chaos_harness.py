@@ -156,6 +156,16 @@ class DaemonProcess:
         time.sleep(delay_s)
         self.kill()
 
+    def term_then_kill(self, delay_s: float) -> Optional[int]:
+        """A crash during a graceful shutdown: SIGTERM, then SIGKILL `delay_s` later. The
+        exit status when the daemon finished stopping first, else None."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(delay_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -396,6 +406,7 @@ class Req:
     grant_end_seen: Optional[str] = None   # an end state once acknowledged or observed
     state_seen: Optional[str] = None       # a final request state once observed
     short_ttl: bool = False
+    expires_at: Optional[float] = None    # the decision deadline, POSIX seconds
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -521,6 +532,8 @@ def _check_requests_and_grants(db, ledger: Ledger, findings: Findings, out: Stop
             allowed = {r.state_acked}
             if r.decision_target and r.state_acked == "pending":
                 allowed.add(r.decision_target)
+            if r.plan == "timeout" and r.state_acked == "pending":
+                allowed.add("timed_out")
             if r.state_seen:
                 allowed = {r.state_seen}
             if state not in allowed:

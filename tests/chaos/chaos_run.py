@@ -7,6 +7,7 @@ kills); the interleaving of the worker threads is up to the OS, so a failure fou
 a seed may need a few runs, or ASSENT_CHAOS_WORKERS=1, to show again.
 """
 
+import calendar
 import json
 import os
 import random
@@ -41,7 +42,7 @@ SECRETS = {
 SECRET_SETS = [["CHAOS_ONE"], ["CHAOS_TWO"], ["CHAOS_ONE", "CHAOS_TWO"], ["CHAOS_QUORUM"]]
 # What a cycle does after its request, with weights.
 PLANS = [("reveal", 50), ("revoke", 12), ("deny", 12), ("cancel", 10), ("expire", 8),
-         ("quorum_deny", 8)]
+         ("quorum_deny", 8), ("timeout", 5)]
 APPROVERS = ("approver-1", "approver-2")
 RID = re.compile(r"rq_[0-9a-f]{32}")
 
@@ -54,6 +55,7 @@ class Settings:
     kill_every_min: int = 20
     kill_every_max: int = 50
     startup_kill_p: float = 0.1
+    shutdown_kill_p: float = 0.05
     keep: bool = False
 
     @staticmethod
@@ -77,6 +79,7 @@ class Report:
     discord_reason: str = ""
     kills: int = 0
     startup_kills: int = 0
+    shutdown_kills: int = 0
     unknown_outcomes: int = 0
     ops: int = 0
     cycles_done: int = 0
@@ -96,7 +99,8 @@ class Report:
     def summary(self) -> str:
         s = self.settings
         return (f"seed {s.seed}: {self.cycles_done}/{s.cycles} cycles, {self.ops} RPC calls, "
-                f"{self.kills} SIGKILLs ({self.startup_kills} during start-up), "
+                f"{self.kills} SIGKILLs ({self.startup_kills} during start-up, "
+                f"{self.shutdown_kills} during a SIGTERM shutdown), "
                 f"{self.unknown_outcomes} calls with unknown outcome, "
                 f"{self.requests_in_store} requests, {self.grants_in_store} grants, "
                 f"{self.events} events, {self.audit_entries} audit entries, "
@@ -278,7 +282,14 @@ class Run:
             time.sleep(self.rng.uniform(0, 0.004))  # land inside a call more often than not
             self.gate.close()
             t0 = time.monotonic()
-            self.daemon.kill()
+            if self.rng.random() < self.s.shutdown_kill_p:
+                rc = self.daemon.term_then_kill(self.rng.uniform(0.0, 0.05))
+                if rc is None:
+                    self.report.shutdown_kills += 1
+                elif rc != 0:
+                    self.findings.add("daemon", f"SIGTERM: exit status {rc} (expected 0)")
+            else:
+                self.daemon.kill()
             self.report.kills += 1
             self.findings.context = f"after kill {self.report.kills}"
             quiet = self.gate.wait_for(lambda: self.gate.inflight == 0, 60)
@@ -374,8 +385,8 @@ class Run:
     def _check_discord_no_duplicates(self):
         counts: Dict[str, int] = {}
         for m in self.mock.messages(CHANNEL):
-            if m["_mock"].get("created_via") == "interaction":
-                continue
+            if m["_mock"].get("created_via") != "create_message":
+                continue  # a reply to a click, not one of the daemon's posts
             for rid in set(RID.findall(m.get("content") or "")):
                 counts[rid] = counts.get(rid, 0) + 1
         for rid, c in counts.items():
@@ -405,6 +416,25 @@ class Run:
                 self.findings.add("grants", f"grant {r.grant_id} with ttl_s 1 is {state} at the end")
             elif r.grant_end_seen is None:
                 r.grant_end_seen = state
+        # Requests nobody decided: timed out (timers survive restarts), and stay so.
+        for r in reqs:
+            if r.plan != "timeout":
+                continue
+            # From expires_at on it is timed_out for every method (ASSENT-REQ-023); the
+            # daemon runs on this machine's clock.
+            wait = (r.expires_at or 0) + 0.05 - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            a = self.direct(admin, "access.get", {"request_id": r.request_id})
+            state = a.result["request"]["state"] if a.ok else a.error
+            if state != "timed_out":
+                self.findings.add("decisions", f"{r.request_id} (timeout_s 1) is {state} at the end")
+                continue
+            a = self.direct(self.client("approver-1"), "access.decide",
+                            {"request_id": r.request_id, "decision": "approve"})
+            if a.ok or a.code != INVALID_STATE or a.data.get("state") != "timed_out":
+                self.findings.add("decisions", f"approve of timed-out {r.request_id}: "
+                                  f"{a.error or a.result}")
         self.report.timed("final: expiries", t0)
         t0 = time.monotonic()
         # Every ended grant answers -32004 with its state, and is the one grant of its request.
@@ -604,8 +634,8 @@ class Run:
         self.report.discord_messages = len(msgs)
         per: Dict[str, List[dict]] = {}
         for m in msgs:
-            if m["_mock"].get("created_via") == "interaction":
-                continue
+            if m["_mock"].get("created_via") != "create_message":
+                continue  # a reply to a click, not one of the daemon's posts
             for rid in set(RID.findall(m.get("content") or "")):
                 per.setdefault(rid, []).append(m)
         db = open_db_readonly(self.daemon.db_path)
@@ -623,6 +653,13 @@ class Run:
         for rid in per:
             if rid not in stored:
                 self.findings.add("discord", f"message for {rid}, a request the store never held")
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 UTC (`Z`, optional fraction) → POSIX seconds."""
+    base, _, frac = text.rstrip("Z").partition(".")
+    t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
+    return t + (float("0." + frac) if frac else 0.0)
 
 
 class SseReader(threading.Thread):
@@ -791,6 +828,8 @@ class Worker(threading.Thread):
         crid = f"chaos-{self.r.s.seed}-{n}"
         params = {"secrets": names, "reason": f"chaos cycle {n}: {plan}", "ttl_s": 3600,
                   "client_request_id": crid}
+        if plan == "timeout":
+            params["timeout_s"] = 1  # nobody decides: it times out, also while the daemon is down
         r = Req(n=n, worker=self.idx, client_id=self.r.identities[self.idx]["client_id"],
                 crid=crid, params=params, secrets=names,
                 uses_total=uses_per_secret * len(names), quorum=quorum, plan=plan,
@@ -800,7 +839,9 @@ class Worker(threading.Thread):
         self.r.ledger.add(r)
         if not self.create(r):
             return
-        if plan == "cancel":
+        if plan == "timeout":
+            pass
+        elif plan == "cancel":
             if quorum > 1 and rng.random() < 0.5 and not self.vote(r, "approver-1"):
                 return
             self.cancel(r)
@@ -834,11 +875,13 @@ class Worker(threading.Thread):
                 if r.request_id and q["request_id"] != r.request_id:
                     self.f.add("decisions", f"crid {r.crid}: {q['request_id']}, was {r.request_id}")
                 r.request_id = q["request_id"]
+                r.expires_at = parse_time(q["expires_at"])
                 r.create_acked = True
                 r.create_unknown = False
                 if q["client_request_id"] != r.crid:
                     self.f.add("decisions", f"{q['request_id']}: crid {q['client_request_id']}")
-                if q["state"] != "pending":
+                if q["state"] != "pending" and not (r.plan == "timeout" and
+                                                    q["state"] == "timed_out"):
                     self.f.add("decisions", f"new request {q['request_id']} is {q['state']}")
             return True
 
