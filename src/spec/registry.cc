@@ -331,14 +331,17 @@ Status SpecRegistry::Build() {
         if (compiled_.count(ref)) continue;
         auto c = std::make_unique<Compiled>();
         c->ref = ref;
-        json root = bundle_;
-        root["$ref"] = ref;
+        // The bundle itself is the root (no copy: start-up time), with a root $ref
+        // naming the schema to compile; removed again below.
+        bundle_["$ref"] = ref;
         valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-        valijson::adapters::NlohmannJsonAdapter adapter(root);
+        valijson::adapters::NlohmannJsonAdapter adapter(bundle_);
         parser.populateSchema(adapter, c->schema);
+        bundle_.erase("$ref");
         compiled_[ref] = std::move(c);
       }
   } catch (const std::exception& e) {
+    bundle_.erase("$ref");
     return Internal(std::string("compiling the embedded spec's schemas failed: ") + e.what());
   }
   return Status::Ok();
