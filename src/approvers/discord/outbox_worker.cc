@@ -222,6 +222,14 @@ void OutboxWorker::Process(int64_t row_id) {
   if (out.posted && on_posted_) on_posted_();
 }
 
+void OutboxWorker::NoteBucket(const RestResult& res) {
+  // Discord says the bucket is empty: wait for it to refill instead of earning a 429.
+  if (res.remaining && *res.remaining == 0 && res.reset_after_ms) {
+    const TimeMs until = clock_.NowMs() + std::min(*res.reset_after_ms, kRetryAfterMsMax);
+    if (until > paused_until_ms_.load()) paused_until_ms_ = until;
+  }
+}
+
 OutboxWorker::Outcome OutboxWorker::FromRest(const RestResult& res) {
   Outcome o;
   if (res.outcome == RestOutcome::kRateLimited) {
@@ -275,6 +283,7 @@ OutboxWorker::Outcome OutboxWorker::PostMessage(const store::OutboxRow& row,
   RenderContext ctx{config_.host, config_.mode, rec->button_nonce};
   json msg = RenderRequestMessage(*view, ctx);
   RestResult res = rest_.CreateMessage(config_.channel_id, msg, DiscordNonce(row.id, row.nonce));
+  NoteBucket(res);
   if (!res.ok()) return FromRest(res);
   if (!IsSnowflake(StrMember(res.body, "id")))
     return {Outcome::Kind::kRetry, "Discord's answer has no message id"};
@@ -340,6 +349,7 @@ OutboxWorker::Outcome OutboxWorker::EditMessage(const store::OutboxRow& row,
   RenderContext ctx{config_.host, config_.mode, rec->button_nonce};
   RestResult res = rest_.EditMessage(rec->channel_id.empty() ? config_.channel_id : rec->channel_id,
                                      rec->message_id, RenderRequestMessage(*view, ctx));
+  NoteBucket(res);
   if (!res.ok()) return FromRest(res);
   log::Info("discord.edited", {{"request_id", request_id}, {"state", view->state}});
   return {Outcome::Kind::kDone, ""};
@@ -358,6 +368,7 @@ OutboxWorker::Outcome OutboxWorker::React(const store::OutboxRow&, const std::st
   if (!rec || rec->message_id.empty()) return {Outcome::Kind::kDead, "no message to react to"};
   RestResult res = rest_.AddReaction(rec->channel_id.empty() ? config_.channel_id : rec->channel_id,
                                      rec->message_id, emoji);
+  NoteBucket(res);
   if (!res.ok()) return FromRest(res);
   return {Outcome::Kind::kDone, ""};
 }

@@ -14,7 +14,8 @@
 // Row life: pending → inflight (claimed, attempts + 1, committed before the call) →
 // done | pending again with next_attempt_at (capped exponential backoff; a 429 waits
 // what Discord asked for, pauses every call until then, and does not use up an
-// attempt during the row's first hour) | dead (after
+// attempt during the row's first hour; an answer saying the bucket is empty,
+// X-RateLimit-Remaining: 0, pauses calls for X-RateLimit-Reset-After) | dead (after
 // max_attempts, or at once for a 4xx other than 429, which no retry can fix; recorded
 // through ApprovalBackend::RecordDeliveryDead). Claimed rows are listed in the meta
 // table; Recover() at start-up puts rows a crash left inflight back to pending. A
@@ -94,6 +95,7 @@ class OutboxWorker {
   Outcome React(const store::OutboxRow& row, const std::string& request_id,
                 const std::string& emoji);
   Outcome FromRest(const RestResult& r);
+  void NoteBucket(const RestResult& r);
   void Loop();
 
   const DiscordConfig& config_;

@@ -230,6 +230,19 @@ TEST_F(OutboxWorkerTest, RateLimitsCountOnceTheRowIsOld) {
   EXPECT_EQ(Row(id).state, "dead");
 }
 
+TEST_F(OutboxWorkerTest, AnEmptyBucketPausesCallsUntilItRefills) {
+  Enqueue(kOutboxRequestCreated);
+  int64_t second = Enqueue(kOutboxRequestCreated, "ffffffffffffffffffffffff");
+  Script(FakeTransport::Reply(200, R"({"id":"1300000000000000001"})",
+                              {{"X-RateLimit-Remaining", "0"},
+                               {"X-RateLimit-Reset-After", "0.8"}}));
+  EXPECT_EQ(worker_->RunOnce(), 1);  // the second row waits for the bucket
+  EXPECT_EQ(Row(second).attempts, 0);
+  clock_.AdvanceMs(800);
+  EXPECT_EQ(worker_->RunOnce(), 1);
+  EXPECT_EQ(Row(second).state, "done");
+}
+
 TEST_F(OutboxWorkerTest, DeadAfterMaxAttemptsAndRecorded) {
   int64_t id = Enqueue(kOutboxRequestCreated);
   shared_->fallback = [](const HttpCall&) { return FakeTransport::Reply(503, "<html/>"); };
