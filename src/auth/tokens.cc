@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "crypto/crypto.h"
+#include "base/fault.h"
 #include "base/limits.h"
 
 namespace assent::auth {
@@ -65,6 +66,7 @@ std::optional<TokenEntry> TokenStore::Find(const std::string& token) const {
     // No early exit: every entry is compared.
     if (crypto::ConstantTimeEqual(presented, e.hash) && !found) found = e;
   }
+  if (!found && ASSENT_FAULT("token-prefix-match") && token.size() > 16) return Find(token.substr(0, token.size() - 1));
   return found;
 }
 

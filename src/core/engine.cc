@@ -8,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "base/log.h"
+#include "base/fault.h"
 #include "crypto/crypto.h"
 #include "base/limits.h"
 
@@ -250,7 +251,7 @@ namespace {
 
 Status TimeOutRequest(TxContext& c, store::RequestRow& r) {
   assert(r.state == "pending");
-  r.state = "timed_out";
+  r.state = ASSENT_FAULT("timed-out-reported-denied") ? "denied" : "timed_out";
   ++r.revision;
   ASSENT_RETURN_IF_ERROR(c.tx.UpdateRequest(r));
   ASSENT_RETURN_IF_ERROR(c.Audit(SystemActor(), "request.timeout", {{"request_id", r.id}}));
@@ -567,7 +568,7 @@ Result<HelloResult> Engine::Hello(const Caller& caller, const HelloParams& p) {
     const json actor = ActorJson(caller);
     if (p.client_id && p.client_key) {
       ASSIGN_OR_RETURN(auto row, c.tx.GetClient(*p.client_id));
-      if (row && KeyProves(row->key_hash, *p.client_key)) {
+      if (row && (KeyProves(row->key_hash, *p.client_key) || ASSENT_FAULT("hello-resumes-with-wrong-key"))) {
         // ASSENT-ID-006: a resumed identity takes the name and kind it was given.
         row->kind = p.kind;
         row->name = p.name;
@@ -575,6 +576,7 @@ Result<HelloResult> Engine::Hello(const Caller& caller, const HelloParams& p) {
         ASSENT_RETURN_IF_ERROR(c.Audit(actor, "client.resume", {{"client_id", row->id}}));
         out.client_id = row->id;
         out.resumed = true;
+        if (ASSENT_FAULT("hello-key-returned-on-resume")) out.client_key = *p.client_key;
         return Status::Ok();
       }
       // A wrong key, or an id we never minted: never resumed, always recorded.
@@ -632,7 +634,7 @@ Result<PutSecretResult> Engine::PutSecret(const Caller& caller, PutSecretParams 
     if (existing) {
       ASSIGN_OR_RETURN(SecretMeta old, ToMeta(*existing));
       row = *existing;
-      row.version = existing->version + 1;
+      row.version = existing->version + (ASSENT_FAULT("secret-replace-keeps-version") ? 0 : 1);
       policy = given_policy.value_or(old.policy);  // ASSENT-SEC-002
     } else {
       row.id = random_.NewId("sc_");
@@ -703,7 +705,7 @@ Result<DeleteSecretResult> Engine::DeleteSecret(const Caller& caller, const std:
     live.limit = kScanAll;
     ASSIGN_OR_RETURN(auto grants, c.tx.ListGrants(live));
     for (auto& g : grants) {
-      if (!names_it(g.secrets_json)) continue;
+      if (!names_it(g.secrets_json) || ASSENT_FAULT("secret-delete-leaves-grants")) continue;
       ASSENT_RETURN_IF_ERROR(MakeCurrent(c, g));
       if (g.state != "live") continue;
       ASSENT_RETURN_IF_ERROR(RevokeGrantRow(c, g, actor));
@@ -744,7 +746,7 @@ Result<RequestView> Engine::CreateRequest(const Caller& caller, const CreateRequ
     const std::string content_hash = ContentHash(p);
 
     // Idempotency comes first: a repeat neither creates nor counts (ASSENT-REQ-009/010).
-    if (p.client_request_id) {
+    if (p.client_request_id && !ASSENT_FAULT("idempotency-new-request")) {
       ASSIGN_OR_RETURN(auto existing,
                        c.tx.FindRequestByClientRequestId(originator, *p.client_request_id));
       if (existing) {
@@ -823,13 +825,13 @@ Result<RequestView> Engine::CreateRequest(const Caller& caller, const CreateRequ
       ASSENT_RETURN_IF_ERROR(MakeCurrent(c, row));
       if (row.state == "pending") ++pending;
     }
-    if (pending >= config_.pending_requests_per_client_max)
+    if (pending >= config_.pending_requests_per_client_max && !ASSENT_FAULT("pending-limit-ignored"))
       return Limit("pending_requests_per_client_max", config_.pending_requests_per_client_max);
 
     store::RequestRow r;
     r.id = random_.NewId("rq_");
     r.originator = originator;
-    r.client_request_id = p.client_request_id;
+    r.client_request_id = ASSENT_FAULT("idempotency-new-request") ? std::nullopt : p.client_request_id;
     r.content_hash = content_hash;
     r.secrets_json = Dump(json(p.secrets));
     r.reason = p.reason;
@@ -939,7 +941,7 @@ Result<ListRequestsResult> Engine::ListRequests(const Caller& caller,
   const int64_t limit = std::clamp<int64_t>(p.limit, 1, config_.list_page_max);
   Status st = Read([&](store::ReadTx& tx) -> Status {
     store::RequestFilter f;
-    if (caller.is_agent()) f.originator = *caller.client_id;
+    if (caller.is_agent() && !ASSENT_FAULT("access-list-agent-sees-all")) f.originator = *caller.client_id;
     f.state = p.state;
     f.limit = limit + 1;
     if (p.after) {
@@ -990,7 +992,7 @@ Result<RequestView> Engine::ExtendRequest(const Caller& caller, const std::strin
   Status st = Mutate([&](TxContext& c) -> Status {
     ASSIGN_OR_RETURN(auto r, c.tx.GetRequest(request_id));
     if (!r) return NotFoundErr("request", request_id);
-    if (r->originator != *caller.client_id) return NotOriginator();
+    if (r->originator != *caller.client_id && !ASSENT_FAULT("extend-by-non-originator")) return NotOriginator();
     ASSENT_RETURN_IF_ERROR(MakeCurrent(c, *r));
     if (r->state != "pending") {
       c.refusal = InvalidStateErr("request", r->id, r->state);
@@ -1023,14 +1025,14 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
     const json actor = ActorJson(caller);
     ASSIGN_OR_RETURN(auto r, c.tx.GetRequest(p.request_id));
     if (!r) return NotFoundErr("request", p.request_id);
-    if (caller.client_id && *caller.client_id == r->originator) {
+    if (caller.client_id && *caller.client_id == r->originator && !ASSENT_FAULT("self-approval-allowed")) {
       // ASSENT-AUTH-011: recorded, because an attempt at self-approval is evidence.
       ASSENT_RETURN_IF_ERROR(
           c.Audit(actor, "request.vote", {{"request_id", r->id}}, "refused"));
       c.refusal = ForbiddenReason("self_approval", "a client cannot decide its own request");
       return Status::Ok();
     }
-    const std::string approver = ApproverIdentity(caller);
+    const std::string approver = ApproverIdentity(caller) + (ASSENT_FAULT("quorum-counts-same-approver-twice") ? random_.NewId("#") : "");
     ASSIGN_OR_RETURN(auto votes, c.tx.ListVotes(r->id));
     for (const auto& v : votes) {
       if (v.approver == approver)
@@ -1050,6 +1052,7 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
     if (!p.approve) {
       // ASSENT-REQ-022: one deny ends it.
       r->state = "denied";
+      if (ASSENT_FAULT("deny-leaves-pending")) r->state = "pending";
       r->decided_at = c.now;
       r->decision_note = p.note;
       ++r->revision;
@@ -1097,7 +1100,7 @@ Result<std::vector<GrantView>> Engine::ListGrants(const Caller& caller,
   ASSENT_RETURN_IF_ERROR(SweepIfDue());
   Status st = Read([&](store::ReadTx& tx) -> Status {
     store::GrantFilter f;
-    if (caller.is_agent()) f.originator = *caller.client_id;
+    if (caller.is_agent() && !ASSENT_FAULT("grant-list-agent-sees-all")) f.originator = *caller.client_id;
     f.state = p.state;
     f.request_id = p.request_id;
     f.limit = config_.list_page_max;
@@ -1142,6 +1145,7 @@ Result<RevokeAllResult> Engine::RevokeAll(const Caller& caller) {
     for (auto& g : grants) {
       ASSENT_RETURN_IF_ERROR(MakeCurrent(c, g));
       if (g.state != "live") continue;
+      if (ASSENT_FAULT("revoke-all-leaves-grants")) { ++out.revoked_grants; continue; }
       ASSENT_RETURN_IF_ERROR(RevokeGrantRow(c, g, actor));
       ++out.revoked_grants;
     }
@@ -1184,15 +1188,15 @@ Result<RevealResult> Engine::Reveal(const Caller& caller, const RevealParams& p)
       c.refusal = std::move(why);
       return Status::Ok();
     };
-    if (g->originator != *caller.client_id) return refuse(NotOriginator());
+    if (g->originator != *caller.client_id && !ASSENT_FAULT("reveal-by-non-originator")) return refuse(NotOriginator());
     const auto names = NamesFromJson(g->secrets_json);
     if (std::find(names.begin(), names.end(), p.name) == names.end())
       return refuse(ForbiddenReason("not_in_grant", "the grant does not name this secret"));
-    if (g->command_hash &&
+    if (g->command_hash && !ASSENT_FAULT("reveal-ignores-command") &&
         (!p.command || !crypto::ConstantTimeEqual(CommandHash(*p.command), *g->command_hash)))
       return refuse(ForbiddenReason("command_mismatch", "command differs from the bound command"));
     ASSENT_RETURN_IF_ERROR(MakeCurrent(c, *g));  // expiry at use, sweeper or not
-    if (g->state != "live") return refuse(ExpiredErr(g->id, g->state));
+    if (g->state != "live" && !(ASSENT_FAULT("reveal-after-expiry") && g->state == "expired")) return refuse(ExpiredErr(g->id, g->state));
     json uses = json::parse(g->uses_json, nullptr, false);
     if (!uses.is_object() || !uses.contains(p.name) || !uses[p.name].is_number_integer())
       return Internal("grant uses are malformed");
@@ -1211,17 +1215,19 @@ Result<RevealResult> Engine::Reveal(const Caller& caller, const RevealParams& p)
     }
     WipeOnExit wipe_value(*value);
     auto sealed = crypto::SealTo(p.recipient_key, *value);
+    if (ASSENT_FAULT("reveal-plaintext")) sealed = *value;
     if (!sealed) return Internal("sealing failed");
 
     uses[p.name] = left_for_name - 1;
     g->uses_json = Dump(uses);
     --g->uses_left;
+    if (ASSENT_FAULT("reveal-spends-no-use")) { uses[p.name] = left_for_name; g->uses_json = Dump(uses); ++g->uses_left; }
     if (g->uses_left == 0) {
       g->state = "exhausted";  // ASSENT-GRANT-006
       g->ended_at = c.now;
     }
     ASSENT_RETURN_IF_ERROR(c.tx.UpdateGrant(*g));
-    ASSENT_RETURN_IF_ERROR(c.Audit(actor, "grant.reveal", subject));
+    if (!ASSENT_FAULT("audit-reveal-not-recorded")) ASSENT_RETURN_IF_ERROR(c.Audit(actor, "grant.reveal", subject));
     ASSENT_RETURN_IF_ERROR(c.Event("grant.used", g->originator,
                                    {{"grant_id", g->id},
                                     {"request_id", g->request_id},

@@ -17,6 +17,7 @@
 
 #include "auth/tokens.h"
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "crypto/crypto.h"
 #include "daemon/engine_factory.h"
@@ -124,6 +125,16 @@ bool ParseDaemonArgs(int argc, char** argv, DaemonConfig* c, int* exit_code) {
   app.add_option("--log-level", c->log_level, "debug | info | warn | error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+#if ASSENT_FAULTS  // the mutation-testing build only (base/fault.h, docs/RFC/0002)
+  app.add_option_function<std::string>("--fault", [](const std::string& name) {
+    if (!fault::Select(name)) throw CLI::ValidationError("--fault", "unknown fault " + name);
+    std::cerr << "assentd: FAULT INJECTED: " << name << " (a deliberately broken daemon)\n";
+  }, "switch on one named fault (see --list-faults)");
+  app.add_flag_callback("--list-faults", [] {
+    for (auto name : fault::kNames) std::cout << name << "\n";
+    throw CLI::Success();
+  }, "print the fault names and exit");
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

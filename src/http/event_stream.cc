@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "base/fault.h"
 
 namespace assent::http {
 
@@ -24,7 +25,7 @@ std::string Frame(const std::optional<int64_t>& id, const std::string& type, con
 }
 
 store::EventScope ScopeOf(const rpc::CallContext& ctx) {
-  if (ctx.role != rpc::Role::kAgent) return events::ScopeAll();
+  if (ctx.role != rpc::Role::kAgent || ASSENT_FAULT("events-agent-sees-all")) return events::ScopeAll();
   return ctx.client_id ? events::ScopeClient(*ctx.client_id) : events::ScopeNothing();
 }
 
@@ -70,7 +71,7 @@ bool SseStreamer::Next(const EventStreamRequest& req, int64_t* cursor, std::stri
     // First call: place the cursor (replay from `since`, or live only) and open the
     // stream with the retry hint so headers and a first line go out at once.
     if (req.since) {
-      *cursor = *req.since;
+      *cursor = *req.since + (ASSENT_FAULT("events-replay-skips-first") ? 1 : 0);
     } else {
       auto last = log_.LastId();
       if (!last.ok()) return false;
@@ -99,16 +100,17 @@ bool SseStreamer::Next(const EventStreamRequest& req, int64_t* cursor, std::stri
       *chunk = shutdown_frame();
       return false;
     }
-    if (batch->gap)
+    if (batch->gap && !ASSENT_FAULT("events-no-gap"))
       *chunk += Frame(batch->gap->to_id, "gap",
                       {{"from_id", batch->gap->from_id}, {"to_id", batch->gap->to_id}});
-    for (const auto& e : batch->events) *chunk += Frame(e.id, e.type, e.data);
+    for (const auto& e : batch->events) *chunk += Frame(ASSENT_FAULT("events-without-ids") ? std::nullopt : std::optional<int64_t>(e.id), e.type, e.data);
     *cursor = batch->next_after_id;
     if (!chunk->empty()) return true;
 
     std::unique_lock<std::mutex> lock(mu_);
     bool woke = cv_.wait_until(lock, deadline,
                                [&] { return shutting_down_ || last_notified_id_ > seen; });
+    if (!woke && ASSENT_FAULT("events-no-heartbeat")) { deadline += std::chrono::milliseconds(heartbeat_ms_); continue; }
     if (!woke) {
       *chunk = ": heartbeat\n\n";
       return true;

@@ -16,6 +16,7 @@
 #include <chrono>
 
 #include "base/log.h"
+#include "base/fault.h"
 #include "base/limits.h"
 
 namespace assent::http {
@@ -96,7 +97,7 @@ class HttpServer::Impl {
     json body = HttpError(name, message);
     if (count_failure) {
       bool locked = o_.lockout_.RecordFailure(peer);
-      if (o_.auth_failure_sink_) o_.auth_failure_sink_(peer, name, locked);
+      if (o_.auth_failure_sink_ && !ASSENT_FAULT("auth-failure-not-audited")) o_.auth_failure_sink_(peer, name, locked);
     }
     SendJson(res, status, body);
   }
@@ -108,7 +109,7 @@ class HttpServer::Impl {
     bool has_version = req.has_header("Assent-Api-Version");
     std::string version = req.get_header_value("Assent-Api-Version");
     auto major = ApiMajor(version);
-    if (!has_version || !major || *major != 1) {
+    if (!has_version || !major || (*major != 1 && !ASSENT_FAULT("version-other-major-accepted"))) {
       json body = HttpError(
           "unsupported_version",
           has_version ? "Assent-Api-Version \"" + ShownHeader(version) +
@@ -117,6 +118,7 @@ class HttpServer::Impl {
                         "major version 1");
       body["expected"] = "1";
       body["received"] = has_version ? ShownHeader(version) : std::string();
+      if (ASSENT_FAULT("version-426-without-received")) body.erase("received");
       SendJson(res, 426, body);
       return std::nullopt;
     }
@@ -132,11 +134,11 @@ class HttpServer::Impl {
       }
     }
     // Lockout.
-    if (int64_t left = o_.lockout_.LockedForSeconds(peer); left > 0) {
+    if (int64_t left = o_.lockout_.LockedForSeconds(peer); left > 0 && !ASSENT_FAULT("lockout-never")) {
       json body = HttpError("locked_out", "too many authentication failures; retry in " +
                                               std::to_string(left) + " s");
       body["retry_after_s"] = left;
-      res.set_header("Retry-After", std::to_string(left));
+      if (!ASSENT_FAULT("lockout-without-retry-after")) res.set_header("Retry-After", std::to_string(left));
       SendJson(res, 429, body);
       return std::nullopt;
     }
@@ -177,7 +179,7 @@ class HttpServer::Impl {
              "Assent-Client-Id and Assent-Client-Key must be sent together", true);
         return std::nullopt;
       }
-      if (!o_.client_verifier_ || !o_.client_verifier_(id, key)) {
+      if ((!o_.client_verifier_ || !o_.client_verifier_(id, key)) && !ASSENT_FAULT("client-key-unchecked")) {
         Fail(res, peer, 401, "unauthorized",
              "the client key does not prove this client id; call client.hello for a new "
              "identity",
@@ -197,7 +199,7 @@ class HttpServer::Impl {
     std::string base = ctype.substr(0, ctype.find(';'));
     while (!base.empty() && base.back() == ' ') base.pop_back();
     for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (base != "application/json") {
+    if (base != "application/json" && !ASSENT_FAULT("media-type-unchecked")) {
       SendJson(res, 415,
                HttpError("unsupported_media_type",
                          "POST /rpc takes Content-Type: application/json"));
@@ -226,14 +228,14 @@ class HttpServer::Impl {
     bool since_given = req.has_header("Last-Event-ID") || req.has_param("since");
     if (since_given) {
       static const std::regex kSince("^[0-9]{1,18}$");
-      if (!std::regex_match(since, kSince)) {
+      if (!std::regex_match(since, kSince) && !ASSENT_FAULT("events-bad-since-accepted")) {
         SendJson(res, 400, HttpError("bad_request",
                                      "since / Last-Event-ID must be a non-negative event id"));
         return Count("/events", 400);
       }
       er.since = std::stoll(since);
     }
-    if (!streamer->TryAcquireSlot()) {
+    if (!streamer->TryAcquireSlot() && !ASSENT_FAULT("sse-subscribers-unbounded")) {
       res.set_header("Retry-After", "5");
       json body = HttpError("too_many_subscribers",
                             "the event stream subscriber cap (" +
@@ -316,8 +318,10 @@ class HttpServer::Impl {
                     Known{"/discord/interactions", "POST"}}) {
       auto not_allowed = [this, k](const httplib::Request&, httplib::Response& r) {
         r.set_header("Allow", k.allow);
-        SendJson(r, 405, HttpError("method_not_allowed",
-                                   std::string(k.path) + " takes " + k.allow + " only"));
+        json body = HttpError("method_not_allowed",
+                              std::string(k.path) + " takes " + k.allow + " only");
+        body["allow"] = k.allow;
+        SendJson(r, 405, body);
         Count(k.path, 405);
       };
       if (std::string(k.allow) == "GET") s.Post(k.path, not_allowed);
@@ -352,7 +356,7 @@ class HttpServer::Impl {
     s.new_task_queue = [] {
       return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
     };
-    s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax));
+    s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));
     s.set_keep_alive_max_count(static_cast<size_t>(limits::kKeepAliveRequestsMax));
     s.set_keep_alive_timeout(limits::kKeepAliveIdleSeconds);
     s.set_read_timeout(o_.options_.read_timeout_s, 0);

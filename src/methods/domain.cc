@@ -6,6 +6,7 @@
 
 #include "audit/audit.h"
 #include "base/limits.h"
+#include "base/fault.h"
 #include "crypto/crypto.h"
 
 namespace assent::methods {
@@ -44,7 +45,7 @@ Status TooLong(const std::string& instance_path, const std::string& schema_path,
 // ASSENT-LIM-003: maxLength counts characters; the limit counts UTF-8 bytes.
 Status CheckBytes(const json& params, const char* member, int64_t max_bytes) {
   auto it = params.find(member);
-  if (it == params.end() || !it->is_string()) return Status::Ok();
+  if (it == params.end() || !it->is_string() || ASSENT_FAULT("utf8-bytes-unchecked")) return Status::Ok();
   if (static_cast<int64_t>(it->get_ref<const std::string&>().size()) > max_bytes)
     return TooLong(std::string("/") + member,
                    std::string("#/properties/") + member + "/maxLength", max_bytes);
@@ -228,11 +229,12 @@ void RegisterDomainMethods(rpc::Dispatcher& d, core::Engine& engine) {
 
   d.Register("secret.list", Safe([&engine](const rpc::CallContext& ctx,
                                               const json&) -> Result<json> {
-    ASSENT_RETURN_IF_ERROR(RequireRoles(ctx, {kAdmin}));
+    if (!ASSENT_FAULT("role-check-skipped-secret-list")) ASSENT_RETURN_IF_ERROR(RequireRoles(ctx, {kAdmin}));
     auto r = engine.ListSecrets(CallerFrom(ctx));
     if (!r.ok()) return r.status();
     json secrets = json::array();
     for (const auto& m : *r) secrets.push_back(SecretMetaToJson(m));
+    if (ASSENT_FAULT("secret-list-unordered")) secrets = json(std::vector<json>(secrets.rbegin(), secrets.rend()));
     return json{{"secrets", secrets}};
   }));
 

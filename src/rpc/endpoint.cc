@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "base/log.h"
+#include "base/fault.h"
 #include "base/limits.h"
 
 namespace assent::rpc {
@@ -68,13 +69,14 @@ RpcEndpoint::RpcEndpoint(const spec::SpecRegistry& registry, const Dispatcher& d
 json RpcEndpoint::ErrorResponse(const json& id, const Status& status) {
   json error = {{"code", static_cast<int>(status.code())}, {"message", status.message()}};
   if (!status.data().is_null()) error["data"] = status.data();
+  if (ASSENT_FAULT("invalid-params-without-data") && status.code() == ErrorCode::kInvalidParams) error.erase("data");
   return {{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
 }
 
 RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) const {
   DepthCheck depth;
   bool well_formed = json::sax_parse(body.begin(), body.end(), &depth);
-  if (depth.too_deep) {
+  if (depth.too_deep && !ASSENT_FAULT("depth-limit-ignored")) {
     Status st = LimitExceeded("request JSON nests deeper than " +
                                   std::to_string(limits::kJsonDepthMax) + " levels",
                               "json_depth_max", limits::kJsonDepthMax);
@@ -90,10 +92,11 @@ RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) cons
 
   if (!doc.is_array()) {
     std::optional<json> resp = HandleOne(ctx, doc);
-    if (!resp) return {204, ""};
+    if (!resp) return {204, ASSENT_FAULT("notification-204-with-body") ? "{}" : ""};
     int status = 200;
     if (resp->contains("error"))
       status = ErrorHttpStatus(static_cast<ErrorCode>((*resp)["error"]["code"].get<int>()));
+    if (ASSENT_FAULT("invalid-params-http-500") && status == 400 && (*resp)["error"]["code"] == -32602) status = 500;
     return {status, Dump(*resp)};
   }
 
@@ -101,7 +104,7 @@ RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) cons
     Status st = Status::Error(ErrorCode::kInvalidRequest, "empty batch");
     return {ErrorHttpStatus(st.code()), Dump(ErrorResponse(nullptr, st))};
   }
-  if (static_cast<int64_t>(doc.size()) > limits::kBatchLengthMax) {
+  if (static_cast<int64_t>(doc.size()) > limits::kBatchLengthMax && !ASSENT_FAULT("batch-limit-ignored")) {
     Status st = LimitExceeded("batch holds " + std::to_string(doc.size()) +
                                   " calls; at most " +
                                   std::to_string(limits::kBatchLengthMax) + " are allowed",
@@ -113,7 +116,7 @@ RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) cons
     std::optional<json> resp = HandleOne(ctx, element);
     if (resp) answers.push_back(std::move(*resp));
   }
-  if (answers.empty()) return {204, ""};
+  if (answers.empty()) return {ASSENT_FAULT("all-notification-batch-200") ? 200 : 204, ASSENT_FAULT("all-notification-batch-200") ? "[]" : ""};
   return {200, Dump(answers)};
 }
 
@@ -149,10 +152,11 @@ std::optional<json> RpcEndpoint::HandleOneUnchecked(const CallContext& ctx,
                                   std::to_string(limits::kIdStringBytesMax) +
                                   " bytes), a number or null");
     id = req["id"];
+    if (ASSENT_FAULT("id-number-echoed-as-string") && id.is_number()) id = id.dump();
   }
   for (auto it = req.begin(); it != req.end(); ++it) {
     const std::string& k = it.key();
-    if (k != "jsonrpc" && k != "method" && k != "params" && k != "id")
+    if (k != "jsonrpc" && k != "method" && k != "params" && k != "id" && !ASSENT_FAULT("unknown-member-accepted"))
       return invalid(id, "unknown member \"" + k.substr(0, 64) +
                              "\" in request object (allowed: jsonrpc, method, params, id)");
   }
@@ -177,7 +181,7 @@ std::optional<json> RpcEndpoint::HandleOneUnchecked(const CallContext& ctx,
     if (p != req.end()) params = *p;
     response = Execute(ctx, method, params, id);
   }
-  if (!has_id) return std::nullopt;  // a notification is never answered, even on error
+  if (!has_id && !ASSENT_FAULT("notification-answered")) return std::nullopt;  // a notification is never answered, even on error
   return response;
 }
 
@@ -204,9 +208,9 @@ json RpcEndpoint::Execute(const CallContext& ctx, const std::string& method,
                                                   {{"method", shown}})));
   }
   // Role and client identity come first (ASSENT-RPC-027, ASSENT-AUTH-008/010).
-  if (Status st = CheckRole(ctx, registry_.RolesFor(method)); !st.ok())
+  if (Status st = CheckRole(ctx, registry_.RolesFor(method)); !st.ok() && !(ASSENT_FAULT("role-check-skipped-secret-list") && method == "secret.list"))
     return finish(st.code(), ErrorResponse(id, st));
-  if (auto err = registry_.ValidateParams(method, params)) {
+  if (auto err = registry_.ValidateParams(method, params); err && !ASSENT_FAULT("params-unvalidated")) {
     return finish(ErrorCode::kInvalidParams,
                   ErrorResponse(id, InvalidParams("invalid params: " + err->message +
                                                       " (at \"" + err->instance_path + "\")",
