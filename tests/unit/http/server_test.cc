@@ -235,6 +235,7 @@ TEST_F(HttpServerTest, KnownPathWithOtherMethodIs405WithAllow) {
   EXPECT_EQ(r->status, 405);
   EXPECT_EQ(r->get_header_value("Allow"), "GET");
   EXPECT_EQ(json::parse(r->body)["error"], "method_not_allowed");
+  EXPECT_EQ(json::parse(r->body)["allow"], "GET");
   r = Tcp().Get("/rpc", Headers());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
