@@ -9,12 +9,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "approvers/discord/config.h"
+#include "approvers/discord/discord_approver.h"
+#include "approvers/discord/engine_backend.h"
 #include "auth/tokens.h"
 #include "base/clock.h"
 #include "base/fault.h"
@@ -196,9 +200,27 @@ int RunDaemon(const DaemonConfig& cfg) {
     tokens = std::move(*t);
   }
 
+  // The Discord approver is configured before the engine: a bad flag or token file stops
+  // start-up, and the engine writes outbox rows only when someone consumes them.
+  std::optional<discord::DiscordConfig> discord_config;
+  {
+    discord::DiscordFlags f;
+    f.api_base = cfg.discord_api_base;
+    f.public_key_hex = cfg.discord_public_key;
+    f.bot_token_file = cfg.discord_bot_token_file;
+    f.channel_id = cfg.discord_channel_id;
+    f.allowed_users = {cfg.discord_allowed_users.begin(), cfg.discord_allowed_users.end()};
+    f.mode = cfg.discord_mode;
+    if (discord::DiscordRequested(f)) {
+      auto dc = discord::LoadDiscordConfig(f);
+      if (!dc.ok()) return fail(dc.status().message());
+      discord_config = std::move(*dc);
+    }
+  }
   core::EngineConfig engine_config;
   engine_config.timeout_interactive_s = cfg.timeout_interactive_s;
   engine_config.timeout_unattended_s = cfg.timeout_unattended_s;
+  engine_config.outbox_enabled = discord_config.has_value();
   auto bundle_or = OpenEngine(data_dir, engine_config);
   if (!bundle_or.ok()) return fail(bundle_or.status().message());
   EngineBundle& bundle = **bundle_or;
@@ -206,7 +228,9 @@ int RunDaemon(const DaemonConfig& cfg) {
   Clock& clock = bundle.clock;
 
   rpc::Dispatcher dispatcher;
-  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, {"core", "events"}});
+  std::vector<std::string> profiles = {"core", "events"};
+  if (discord_config) profiles.push_back("discord");
+  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, profiles});
   methods::RegisterDomainMethods(dispatcher, engine);
   methods::RegisterRemainingAsNotImplemented(dispatcher, registry);
   if (std::string problems = dispatcher.CheckAgainstSpec(registry.MethodNames());
@@ -322,7 +346,46 @@ int RunDaemon(const DaemonConfig& cfg) {
     }
   });
 
+  std::unique_ptr<discord::EngineBackend> discord_backend;
+  std::unique_ptr<discord::DiscordApprover> discord_approver;
+  int64_t discord_subscription = 0;
+  if (discord_config) {
+    discord_backend = std::make_unique<discord::EngineBackend>(engine);
+    discord_approver = std::make_unique<discord::DiscordApprover>(
+        *discord_config, *bundle.store, clock, bundle.random, *discord_backend);
+    auto handler = discord_approver->InteractionsHandler();
+    server.SetInteractionsHandler([handler](const http::RawRequest& req) {
+      discord::InteractionResponse out = handler({req.body, req.header});
+      http::RawResponse res;
+      res.status = out.status;
+      res.content_type = out.content_type;
+      res.body = std::move(out.body);
+      return res;
+    });
+    discord::DiscordApprover* approver = discord_approver.get();
+    discord_subscription = engine.Subscribe([approver](int64_t) { approver->Wake(); });
+  }
+  auto stop_discord = [&] {
+    if (discord_approver) {
+      engine.Unsubscribe(discord_subscription);
+      discord_approver->Stop();
+    }
+  };
+  if (discord_approver) {
+    if (Status st = discord_approver->Start(); !st.ok()) {
+      stop_discord();
+      {
+        std::lock_guard<std::mutex> g(sweep_mu);
+        stopping = true;
+      }
+      sweep_cv.notify_all();
+      sweeper.join();
+      return fail("discord: " + st.message());
+    }
+  }
+
   if (Status st = server.Start(); !st.ok()) {
+    stop_discord();
     {
       std::lock_guard<std::mutex> g(sweep_mu);
       stopping = true;
@@ -361,6 +424,7 @@ int RunDaemon(const DaemonConfig& cfg) {
   for (int i = 0; i < 200 && streamer.Subscribers() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   server.Stop();
+  stop_discord();
   engine.Unsubscribe(subscription);
   {
     std::lock_guard<std::mutex> g(sweep_mu);
