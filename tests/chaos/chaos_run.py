@@ -210,6 +210,7 @@ class Run:
                 self.daemon.kill()
             if self.mock:
                 self.mock.stop()
+                self.mock_log.close()
             self.report.ops = self.gate.ops
             self.report.cycles_done = sum(1 for r in self.ledger.snapshot() if r.done)
             self.report.duration_s = time.monotonic() - started
@@ -227,7 +228,8 @@ class Run:
         tokens_file = home / "tokens.json"
         tokens_file.write_text(json.dumps({"version": 1, "tokens": entries}))
         os.chmod(tokens_file, 0o600)
-        self.mock = MockDiscordProcess(stderr=open(home / "mock-discord.log", "ab")).start()
+        self.mock_log = open(home / "mock-discord.log", "ab")
+        self.mock = MockDiscordProcess(stderr=self.mock_log).start()
         # Nonces must outlive the longest run: a re-sent post is recognised by its nonce.
         self.mock.config(nonce_ttl_s=24 * 3600)
         bot_token_file = home / "bot.token"
