@@ -77,7 +77,9 @@ inline constexpr int64_t kEventRetentionSeconds = 24 * 3600;
 inline constexpr int64_t kRpcConcurrencyWorkers = 32;
 inline constexpr int64_t kHttpWorkerThreads = kSseSubscribersMax + kRpcConcurrencyWorkers;
 inline constexpr int64_t kKeepAliveRequestsMax = 10'000;
-inline constexpr int64_t kKeepAliveIdleSeconds = 5;
+// An idle keep-alive connection holds a worker, and a stopping server waits for it to
+// notice: short enough for a prompt shutdown, long enough for a client's next call.
+inline constexpr int64_t kKeepAliveIdleSeconds = 2;
 inline constexpr int64_t kReadTimeoutSeconds = 5;
 inline constexpr int64_t kListenBacklog = 1024;
 

@@ -401,6 +401,8 @@ class HttpServer::Impl {
     if (!ok) return Internal("cannot bind Unix socket " + l.path + ": " + std::strerror(errno));
     ::chmod(l.path.c_str(), 0600);
     RaiseBacklog(*fd);
+    struct stat st {};
+    if (::stat(l.path.c_str(), &st) == 0) socket_inodes_[l.path] = {st.st_dev, st.st_ino};
     o_.bound_.push_back({ListenerConfig::Kind::kUnix, l.path});
     servers_.push_back(std::move(server));
     return Status::Ok();
@@ -454,8 +456,16 @@ class HttpServer::Impl {
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
-    for (const auto& b : o_.bound_)
-      if (b.kind == ListenerConfig::Kind::kUnix) ::unlink(b.address.c_str());
+    // Remove our socket file only if it is still ours: a daemon started after this one
+    // began stopping may already have bound a new socket at the same path.
+    for (const auto& b : o_.bound_) {
+      if (b.kind != ListenerConfig::Kind::kUnix) continue;
+      struct stat st {};
+      auto it = socket_inodes_.find(b.address);
+      if (it != socket_inodes_.end() && ::stat(b.address.c_str(), &st) == 0 &&
+          st.st_dev == it->second.first && st.st_ino == it->second.second)
+        ::unlink(b.address.c_str());
+    }
     servers_.clear();
   }
 
@@ -465,6 +475,7 @@ class HttpServer::Impl {
   HttpServer& o_;
   std::vector<std::unique_ptr<httplib::Server>> servers_;
   std::vector<std::thread> threads_;
+  std::map<std::string, std::pair<dev_t, ino_t>> socket_inodes_;
 };
 
 HttpServer::HttpServer(ServerOptions options, const rpc::RpcEndpoint& endpoint,
