@@ -1446,6 +1446,13 @@ class Handler(BaseHTTPRequestHandler):
         try:
             try:
                 raw = self._read_body()
+                if raw:
+                    # Logged before any fault is injected, so a refused call still shows
+                    # what was sent (tests count attempts by their body).
+                    try:
+                        entry["body"] = json.loads(raw)
+                    except ValueError:
+                        pass
                 op, auth_kind, params = srv.match_route(method, path)
                 entry["operation"] = op
                 major = next((params[k] for k in MAJOR_PARAMS if k in params), "")
