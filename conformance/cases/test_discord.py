@@ -19,10 +19,20 @@ NEEDS = ("mock",)
 def _message_for(t, name, timeout=10.0):
     mock = t.target.mock
     try:
-        return mock.wait_for_message(lambda m: name in json.dumps(m), timeout_s=timeout)
+        m = mock.wait_for_message(lambda m: name in json.dumps(m), timeout_s=timeout)
     except TimeoutError:
         raise CaseFailure("no Discord message naming %s was posted within %.0f s" % (name, timeout),
                           req="ASSENT-DISC-001")
+    t.note("Discord message %s: %s" % (m["id"], json.dumps({k: m.get(k) for k in ("content", "embeds", "components")},
+                                                          ensure_ascii=False)[:1500]))
+    return m
+
+
+def _click(t, msg_id, **kw):
+    r = t.target.mock.click(msg_id, **kw)
+    d = r["deliveries"][0] if r.get("deliveries") else {}
+    t.note("click %s -> HTTP %s, %s" % (json.dumps(kw, sort_keys=True), d.get("status"), d.get("outcome")))
+    return r
 
 
 def _pending(t, policy=None, command=None, reason=None):
@@ -53,6 +63,14 @@ def test_post(t):
     for what, needle in (("originator name", req["originator"]["name"]), ("secret", name), ("reason", reason),
                          ("command", cmd["argv"][1]), ("TTL", str(req["ttl_s"]))):
         check(needle in blob, "the approval message must show the %s" % what, expected=needle, req="ASSENT-DISC-001")
+    deadline = parse_time(req["expires_at"])
+    check(req["expires_at"][:16] in blob or str(int(deadline)) in blob,
+          "the approval message must show the decision deadline (as a time or a Discord timestamp)",
+          expected="%s or <t:%d>" % (req["expires_at"], int(deadline)), req="ASSENT-DISC-001")
+    if t.target.launcher is not None:
+        import socket
+        host = socket.gethostname()
+        check(host in blob, "the approval message must name the host", expected=host, req="ASSENT-DISC-001")
     labels = " ".join((b.get("label") or "") + " " + (b.get("custom_id") or "") for b in _buttons(msg)).lower()
     check("approve" in labels and "deny" in labels, "Approve and Deny buttons", actual=labels, req="ASSENT-DISC-001")
     time.sleep(0.3)
@@ -74,7 +92,7 @@ def test_bad_signature(t):
     ag, name, req = _pending(t)
     msg = _message_for(t, name)
     for opt in ({"no_signature": True}, {"bad_signature": True}, {"tamper_body": True}):
-        r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], **opt)
+        r = _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], **opt)
         d = r["deliveries"][0]
         eq(d["status"], 401, "status for %s" % list(opt)[0], req="ASSENT-DISC-002")
         check('"bad_signature"' in json.dumps(d.get("body")), "HttpError bad_signature", actual=d.get("body"),
@@ -88,9 +106,9 @@ def test_stale(t):
     ag, name, req = _pending(t)
     msg = _message_for(t, name)
     age = t.spec.limits["discord_signature_max_age_s"]
-    r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], timestamp_skew_s=-(age + 60))
+    r = _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], timestamp_skew_s=-(age + 60))
     eq(r["deliveries"][0]["status"], 401, "status", req="ASSENT-DISC-003")
-    r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], timestamp_skew_s=age + 60)
+    r = _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], timestamp_skew_s=age + 60)
     eq(r["deliveries"][0]["status"], 401, "status for a future timestamp", req="ASSENT-DISC-003")
     eq(t.request_state(req["request_id"]), "pending", "state", req="ASSENT-DISC-003")
 
@@ -100,7 +118,7 @@ def test_stranger(t):
     """A click by a user not on the allowlist gets an ephemeral refusal and is no vote."""
     ag, name, req = _pending(t)
     msg = _message_for(t, name)
-    r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_STRANGER)
+    r = _click(t, msg["id"], button="approve", user_id=DISCORD_STRANGER)
     eq(r["deliveries"][0].get("outcome"), "ephemeral_reply", "outcome", req="ASSENT-DISC-005")
     got = t.admin.ok("access.get", {"request_id": req["request_id"]})["request"]
     eq((got["state"], got["approvals"]), ("pending", 0), "state, approvals", req="ASSENT-DISC-005")
@@ -111,7 +129,7 @@ def test_click_approve(t):
     """An allowlisted click approves (quorum 1), answered with UPDATE_MESSAGE without buttons."""
     ag, name, req = _pending(t)
     msg = _message_for(t, name)
-    r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0])
+    r = _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0])
     eq(r["deliveries"][0].get("outcome") in ("updated_message", "deferred_update"), True,
        "the answer is an UPDATE_MESSAGE", req="ASSENT-DISC-006")
     eq(t.request_state(req["request_id"]), "approved", "state", req="ASSENT-DISC-006")
@@ -126,11 +144,28 @@ def test_click_quorum(t):
     so far; a second allowlisted user's click approves."""
     ag, name, req = _pending(t, policy={"approvals_required": 2})
     msg = _message_for(t, name)
-    r = t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], duplicate=True)
+    before = t.target.mock.message(msg["id"])
+    r = _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[0], duplicate=True)
     got = t.admin.ok("access.get", {"request_id": req["request_id"]})["request"]
     eq((got["state"], got["approvals"]), ("pending", 1), "after one user's (duplicated) click", req="ASSENT-DISC-006")
-    t.target.mock.click(msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[1])
+    eq(r["deliveries"][0].get("outcome"), "updated_message", "the first vote is answered with UPDATE_MESSAGE",
+       req="ASSENT-DISC-006")
+    after = t.target.mock.message(msg["id"])
+    check(after.get("content") != before.get("content") or after.get("embeds") != before.get("embeds"),
+          "the update must show the votes so far (the message did not change)", req="ASSENT-DISC-006")
+    check(_buttons(after), "the buttons stay while the quorum is not reached", req="ASSENT-DISC-006")
+    _click(t, msg["id"], button="approve", user_id=DISCORD_ALLOWED_USERS[1])
     eq(t.request_state(req["request_id"]), "approved", "after the second user", req="ASSENT-DISC-006")
+
+
+@case("discord/click/deny", req="ASSENT-DISC-006", profile=D, needs=NEEDS)
+def test_click_deny(t):
+    """An allowlisted Deny click denies the request at once."""
+    ag, name, req = _pending(t, policy={"approvals_required": 2})
+    msg = _message_for(t, name)
+    _click(t, msg["id"], button="deny", user_id=DISCORD_ALLOWED_USERS[0])
+    eq(t.request_state(req["request_id"]), "denied", "state", req="ASSENT-DISC-006")
+    wait_until(lambda: not _buttons(t.target.mock.message(msg["id"])), 10, "the buttons to be removed")
 
 
 @case("discord/edit/decided-elsewhere", req="ASSENT-DISC-008", profile=D, needs=NEEDS)
