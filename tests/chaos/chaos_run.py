@@ -31,7 +31,7 @@ from chaos_harness import (CHANNEL, DISCORD_USER, EXPIRED, FORBIDDEN, INTERNAL, 
 
 import sys
 sys.path.insert(0, str(REPO / "tools" / "mock-discord"))
-from mockctl import MockDiscordProcess  # noqa: E402
+from mockctl import MockDiscordProcess, MockError  # noqa: E402
 
 # Secrets and their policies: one use, two uses, and a quorum of two approvers.
 SECRETS = {
@@ -41,8 +41,8 @@ SECRETS = {
 }
 SECRET_SETS = [["CHAOS_ONE"], ["CHAOS_TWO"], ["CHAOS_ONE", "CHAOS_TWO"], ["CHAOS_QUORUM"]]
 # What a cycle does after its request, with weights.
-PLANS = [("reveal", 50), ("revoke", 12), ("deny", 12), ("cancel", 10), ("expire", 8),
-         ("quorum_deny", 8), ("timeout", 5)]
+PLANS = [("reveal", 40), ("discord", 10), ("revoke", 12), ("deny", 12), ("cancel", 10),
+         ("expire", 8), ("quorum_deny", 8), ("timeout", 5)]
 APPROVERS = ("approver-1", "approver-2")
 RID = re.compile(r"rq_[0-9a-f]{32}")
 
@@ -88,6 +88,9 @@ class Report:
     events: int = 0
     audit_entries: int = 0
     discord_messages: int = 0
+    discord_clicks: int = 0
+    discord_clicks_lost: int = 0
+    discord_nonce_hits: int = 0
     duration_s: float = 0.0
     home: Optional[str] = None
     plans: Dict[str, int] = field(default_factory=dict)
@@ -99,14 +102,17 @@ class Report:
 
     def summary(self) -> str:
         s = self.settings
-        return (f"seed {s.seed}: {self.cycles_done}/{s.cycles} cycles, {self.ops} RPC calls, "
+        discord = (f"discord on: {self.discord_messages} messages, {self.discord_clicks} "
+                   f"approvals by click ({self.discord_clicks_lost} clicks lost to a kill), "
+                   f"{self.discord_nonce_hits} re-sent posts answered by "
+                   f"nonce" if self.discord else "discord off")
+        return (f"seed {s.seed}: {self.cycles_done}/{s.cycles} cycles, {self.ops} calls, "
                 f"{self.kills} SIGKILLs ({self.startup_kills} during start-up, "
                 f"{self.shutdown_kills} during a SIGTERM shutdown), "
                 f"{self.unknown_outcomes} calls with unknown outcome, "
                 f"{self.requests_in_store} requests, {self.grants_in_store} grants, "
                 f"{self.events} events, {self.audit_entries} audit entries, "
-                f"discord {'on: %d messages' % self.discord_messages if self.discord else 'off'}"
-                f", {self.duration_s:.1f} s")
+                f"{discord}, {self.duration_s:.1f} s")
 
 
 class NotServing(Exception):
@@ -137,6 +143,7 @@ class Run:
         self.home: Optional[Path] = None
         self.identities: List[dict] = []
         self.clients: Dict[tuple, RpcClient] = {}
+        self.discord_index: Optional["DiscordIndex"] = None
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -185,6 +192,9 @@ class Run:
         workers: List[Worker] = []
         try:
             self._setup()
+            if self.report.discord:
+                self.discord_index = DiscordIndex(self)
+                self.discord_index.start()
             workers = [Worker(self, i) for i in range(self.s.workers)]
             self._start_sse(0)
             self.gate.open(self.daemon.url)
@@ -213,6 +223,8 @@ class Run:
                 w.join(10)
             if self.sse:
                 self.sse.stop()
+            if self.discord_index:
+                self.discord_index.stop()
             if self.daemon:
                 self.daemon.kill()
             if self.mock:
@@ -644,6 +656,7 @@ class Run:
     def _final_discord(self):
         msgs = self.mock.messages(CHANNEL)
         self.report.discord_messages = len(msgs)
+        self.report.discord_nonce_hits = sum(m["_mock"].get("nonce_hits") or 0 for m in msgs)
         per: Dict[str, List[dict]] = {}
         for m in msgs:
             if m["_mock"].get("created_via") != "create_message":
@@ -672,6 +685,60 @@ def parse_time(text: str) -> float:
     base, _, frac = text.rstrip("Z").partition(".")
     t = calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S"))
     return t + (float("0." + frac) if frac else 0.0)
+
+
+class DiscordIndex(threading.Thread):
+    """Finds the approval message of a request on the mock (by the request id in its
+    content), polling GET /_mock/messages only while a worker waits for one."""
+
+    def __init__(self, run: Run):
+        super().__init__(daemon=True, name="chaos-discord-index")
+        self.mock = run.mock
+        self.cond = threading.Condition()
+        self.found: Dict[str, tuple] = {}
+        self.waiting = 0
+        self.halt = False
+
+    def run(self):
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.waiting > 0 or self.halt, 1.0)
+                if self.halt:
+                    return
+                if not self.waiting:
+                    continue
+            try:
+                msgs = self.mock.messages(CHANNEL)
+            except (OSError, MockError):
+                msgs = []
+            with self.cond:
+                for m in msgs:
+                    if m["_mock"].get("created_via") != "create_message":
+                        continue
+                    approve = [c["custom_id"] for row in m.get("components") or []
+                               for c in row.get("components", [])
+                               if c.get("custom_id", "").startswith("assent:approve:")]
+                    for rid in set(RID.findall(m.get("content") or "")):
+                        if rid not in self.found and approve:
+                            self.found[rid] = (m["id"], approve[0])
+                self.cond.notify_all()
+            time.sleep(0.15)
+
+    def find(self, rid: str, timeout_s: float) -> Optional[tuple]:
+        with self.cond:
+            self.waiting += 1
+            self.cond.notify_all()
+            try:
+                self.cond.wait_for(lambda: rid in self.found or self.halt, timeout_s)
+                return self.found.get(rid)
+            finally:
+                self.waiting -= 1
+
+    def stop(self):
+        with self.cond:
+            self.halt = True
+            self.cond.notify_all()
+        self.join(5)
 
 
 class SseReader(threading.Thread):
@@ -829,8 +896,12 @@ class Worker(threading.Thread):
     def cycle(self, n: int):
         rng = self.rng
         plan = rng.choices([p for p, _ in PLANS], [w for _, w in PLANS])[0]
+        if plan == "discord" and not self.r.report.discord:
+            plan = "reveal"
         if plan == "quorum_deny":
             names = ["CHAOS_QUORUM"]
+        elif plan == "discord":
+            names = list(rng.choice(SECRET_SETS[:3]))  # a quorum of one: one click decides
         elif plan == "expire":
             names = ["CHAOS_ONE"]
         else:
@@ -862,6 +933,9 @@ class Worker(threading.Thread):
                 return
             if self.deny(r, "approver-2" if quorum > 1 else rng.choice(APPROVERS)):
                 self.late_approve(r)
+        elif plan == "discord":
+            if self.approve_by_click(r):
+                self.reveal_all(r)
         else:
             ttl = 1 if plan == "expire" else None
             if not self.approve(r, ttl):
@@ -1005,6 +1079,70 @@ class Worker(threading.Thread):
         for i in range(r.quorum):
             if not self._decide(r, voters[i], True, ttl_s):
                 return False
+        return True
+
+    def approve_by_click(self, r: Req) -> bool:
+        """An allowlisted Discord user clicks Approve on the request's message; the mock
+        signs the interaction and delivers it to the daemon. A delivery that broke (the
+        daemon was killed) is clicked again after the restart (`force`: the button may
+        be gone by then); "already decided" then means the lost click had committed."""
+        found = self.r.discord_index.find(r.request_id, 60)
+        if not found:
+            self.f.add("discord", f"{r.request_id}: no approval message after 60 s")
+            return False
+        message_id, custom_id = found
+        with r.lock:
+            r.decision_target = "approved"
+        again = False
+        while True:
+            with self.r.gate.op() as ep:
+                try:
+                    res = self.r.mock.click(message_id, custom_id=custom_id, user_id=DISCORD_USER,
+                                            force=again, duplicate=self.rng.random() < 0.2)
+                except (OSError, MockError) as e:
+                    self.f.add("discord", f"{r.request_id}: mock click failed: {e}")
+                    return False
+                d = (res.get("deliveries") or [{}])[0]
+                outcome, status = d.get("outcome"), d.get("status")
+                if outcome == "updated_message" and status == 200:
+                    with r.lock:
+                        r.state_acked = "approved"
+                        r.decision_target = None
+                    with self.r.cycle_lock:
+                        self.r.report.discord_clicks += 1
+                    if (res.get("message") or {}).get("components"):
+                        self.f.add("discord", f"{r.request_id}: approved by click, but the "
+                                   "updated message still has buttons")
+                    break
+                if status is None or status >= 500 or outcome in ("connection_error", "timeout"):
+                    if self.r.gate.is_current(ep):
+                        self.f.add("discord", f"{r.request_id}: click delivery {outcome} "
+                                   f"(HTTP {status}) from a live daemon")
+                        return False
+                    self.r.note_unknown()
+                    with self.r.cycle_lock:
+                        self.r.report.discord_clicks_lost += 1
+                    again = True
+                    continue
+                if again and outcome == "ephemeral_reply":
+                    break  # the lost click had committed: settled below
+                self.f.add("discord", f"{r.request_id}: click answered {outcome} (HTTP {status}) "
+                           f"{res.get('ephemeral_replies')}")
+                return False
+        a = self.query(self.approvers["approver-1"], "access.get", {"request_id": r.request_id})
+        if a is None or not a.ok:
+            self.f.add("daemon", f"access.get {r.request_id}: {a and a.error}")
+            return False
+        q = a.result["request"]
+        with r.lock:
+            if q["state"] != "approved" or not q["grant_id"]:
+                self.f.add("decisions", f"{r.request_id}: approved by a Discord click, now "
+                           f"{q['state']} with grant {q['grant_id']}")
+                return False
+            r.state_acked = "approved"
+            r.decision_target = None
+            r.grant_id = q["grant_id"]
+            r.uses_left = r.uses_total
         return True
 
     def deny(self, r: Req, approver: str) -> bool:
