@@ -218,6 +218,12 @@ class SseStream:
         if ndata != 1:
             raise TargetViolation("every event has exactly one data: line of JSON", req="ASSENT-EVT-003",
                                   actual=ev.raw)
+        if ev.type == "shutdown":
+            if ev.id is not None:
+                raise TargetViolation("the shutdown event carries no id: field", req="ASSENT-EVT-011", actual=ev.raw)
+        elif ev.id is None or not ev.id.isdigit():
+            raise TargetViolation("every event but shutdown carries its decimal id in an id: field",
+                                  req="ASSENT-EVT-002" if ev.type != "gap" else "ASSENT-EVT-006", actual=ev.raw)
         ref = self.spec.event_ref(ev.type)
         if ref is None:
             raise TargetViolation("unknown event type %r" % ev.type, req="ASSENT-EVT-003", actual=ev.raw)
