@@ -56,6 +56,7 @@ class Settings:
     kill_every_max: int = 50
     startup_kill_p: float = 0.1
     shutdown_kill_p: float = 0.05
+    discord_fault_p: float = 0.15
     keep: bool = False
 
     @staticmethod
@@ -90,6 +91,7 @@ class Report:
     discord_messages: int = 0
     discord_clicks: int = 0
     discord_clicks_lost: int = 0
+    discord_faults: int = 0
     discord_nonce_hits: int = 0
     duration_s: float = 0.0
     home: Optional[str] = None
@@ -105,7 +107,8 @@ class Report:
         discord = (f"discord on: {self.discord_messages} messages, {self.discord_clicks} "
                    f"approvals by click ({self.discord_clicks_lost} clicks lost to a kill), "
                    f"{self.discord_nonce_hits} re-sent posts answered by "
-                   f"nonce" if self.discord else "discord off")
+                   f"nonce, {self.discord_faults} Discord faults injected"
+                   if self.discord else "discord off")
         return (f"seed {s.seed}: {self.cycles_done}/{s.cycles} cycles, {self.ops} calls, "
                 f"{self.kills} SIGKILLs ({self.startup_kills} during start-up, "
                 f"{self.shutdown_kills} during a SIGTERM shutdown), "
@@ -347,6 +350,14 @@ class Run:
         self.report.timed("restarts", t0)
         if self.report.discord:
             self.mock.set_interactions_url(self.daemon.url + "/discord/interactions")
+            if self.rng.random() < self.s.discord_fault_p:
+                # Discord misbehaves too: a post or edit that lands but whose answer is
+                # lost (the nonce must prevent a second post), a 500, a short 429.
+                route = self.rng.choice(["create_message", "update_message"])
+                rule = self.rng.choice([{"kind": "drop", "commit": True}, {"kind": "500"},
+                                        {"kind": "429", "retry_after_s": 0.2}])
+                self.mock.faults({"route": route, "count": 1, **rule})
+                self.report.discord_faults += 1
         t0 = time.monotonic()
         self._running_checks(st)
         self.report.timed("running checks", t0)
