@@ -1081,6 +1081,8 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
         ASSENT_RETURN_IF_ERROR(c.tx.UpdateRequest(*r));
         ASSENT_RETURN_IF_ERROR(c.Audit(actor, "request.vote",
                                        {{"request_id", r->id}, {"count", r->approvals}}));
+        // The Discord message shows the tally: update it for votes made over RPC too.
+        ASSENT_RETURN_IF_ERROR(c.Outbox("request.updated", r->id));
       }
     }
     ASSIGN_OR_RETURN(result.request, ToView(c.tx, *r));
