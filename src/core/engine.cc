@@ -1032,7 +1032,7 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
       c.refusal = ForbiddenReason("self_approval", "a client cannot decide its own request");
       return Status::Ok();
     }
-    const std::string approver = ApproverIdentity(caller) + (ASSENT_FAULT("quorum-counts-same-approver-twice") ? random_.NewId("#") : "");
+    const std::string approver = ApproverIdentity(caller) + (ASSENT_FAULT("quorum-counts-same-approver-twice") || (ASSENT_FAULT("discord-duplicate-counted-twice") && caller.discord_user_id) ? random_.NewId("#") : "");
     ASSIGN_OR_RETURN(auto votes, c.tx.ListVotes(r->id));
     for (const auto& v : votes) {
       if (v.approver == approver)
