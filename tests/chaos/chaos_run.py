@@ -251,9 +251,9 @@ class Run:
         tokens_file.write_text(json.dumps({"version": 1, "tokens": entries}))
         os.chmod(tokens_file, 0o600)
         self.mock_log = open(home / "mock-discord.log", "ab")
+        # Discord's own nonce window (the mock's default, 5 min) is kept: a post re-sent
+        # after a restart must come within it, as it must with Discord.
         self.mock = MockDiscordProcess(stderr=self.mock_log).start()
-        # Nonces must outlive the longest run: a re-sent post is recognised by its nonce.
-        self.mock.config(nonce_ttl_s=24 * 3600)
         bot_token_file = home / "bot.token"
         bot_token_file.write_text(self.mock.bot_token + "\n")
         os.chmod(bot_token_file, 0o600)
@@ -373,7 +373,9 @@ class Run:
 
     def _running_checks(self, st):
         admin = self.client("admin-1")
+        t0 = time.monotonic()
         v = self.direct(admin, "audit.verify")
+        self.report.timed("audit.verify after restarts", t0)
         if not v.ok:
             self.findings.add("audit", f"audit.verify: {v.error}")
         else:
@@ -942,8 +944,9 @@ class Worker(threading.Thread):
         elif plan in ("deny", "quorum_deny"):
             if quorum > 1 and not self.vote(r, "approver-1"):
                 return
-            if self.deny(r, "approver-2" if quorum > 1 else rng.choice(APPROVERS)):
-                self.late_approve(r)
+            denier = "approver-2" if quorum > 1 else rng.choice(APPROVERS)
+            if self.deny(r, denier):
+                self.late_approve(r, denier)
         elif plan == "discord":
             if self.approve_by_click(r):
                 self.reveal_all(r)
@@ -1159,9 +1162,10 @@ class Worker(threading.Thread):
     def deny(self, r: Req, approver: str) -> bool:
         return self._decide(r, approver, False, None)
 
-    def late_approve(self, r: Req):
-        """A denied request stays denied: a later approve is -32003."""
-        approver = "approver-1" if r.quorum == 1 else "approver-2"
+    def late_approve(self, r: Req, denier: str):
+        """A denied request stays denied: a later approve by the other approver is -32003
+        (with a quorum of two both have voted, so it is `already_voted` instead)."""
+        approver = APPROVERS[1] if denier == APPROVERS[0] else APPROVERS[0]
 
         def on(a: Answer, retried):
             if a.ok:

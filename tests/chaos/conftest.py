@@ -47,20 +47,19 @@ def chaos_cycles(request):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     seed = getattr(config, "_chaos_seed", None)
     report = getattr(config, "_chaos_report", None)
-    if seed is None:
-        return
+    if seed is None or report is None:
+        return  # the chaos run did not happen (deselected, or no daemon binary)
     tr = terminalreporter
     tr.write_line("")
-    if report is not None:
-        tr.write_line(f"crash chaos: {report.summary()}")
-        if report.plans:
-            tr.write_line("crash chaos: cycles by plan: " +
-                          ", ".join(f"{k} {v}" for k, v in sorted(report.plans.items())))
-        if report.timings:
-            tr.write_line("crash chaos: time in " + ", ".join(
-                f"{k} {v:.1f} s" for k, v in report.timings.items()))
-        if report.home:
-            tr.write_line(f"crash chaos: data directory and daemon log kept in {report.home}")
+    tr.write_line(f"crash chaos: {report.summary()}")
+    if report.plans:
+        tr.write_line("crash chaos: cycles by plan: " +
+                      ", ".join(f"{k} {v}" for k, v in sorted(report.plans.items())))
+    if report.timings:
+        tr.write_line("crash chaos: time in " + ", ".join(
+            f"{k} {v:.1f} s" for k, v in report.timings.items()))
+    if report.home:
+        tr.write_line(f"crash chaos: data directory and daemon log kept in {report.home}")
     tr.write_line(f"crash chaos: reproduce with ASSENT_CHAOS_SEED={seed}"
-                  + (f" ASSENT_CHAOS_CYCLES={report.settings.cycles}" if report else "")
+                  + f" ASSENT_CHAOS_CYCLES={report.settings.cycles}"
                   + " /usr/bin/python3 -m pytest -q tests/chaos")
