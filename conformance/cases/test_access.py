@@ -133,6 +133,35 @@ def test_never(t):
     eq(req["state"], "pending", "state with one policy always", req="ASSENT-REQ-003")
 
 
+@case("access/request/never-no-votes", req=["ASSENT-REQ-027", "ASSENT-GRANT-001", "ASSENT-AUDIT-001"])
+def test_never_no_votes(t):
+    """A request approved by policy (every approval never) had no vote: approvals 0 and
+    decided_at = created_at, in access.request's result and in access.get; its grant is live,
+    expires ttl_s after the decision, and its originator reveals through it at once; the
+    approval is audited."""
+    s = t.put_secret(policy={"approval": "never"})
+    name = s["secret"]["name"]
+    ag = t.new_agent()
+    req = t.ask(ag, [name])
+    eq(req["state"], "approved", "state with every policy never", req="ASSENT-REQ-003")
+    got = ag.ok("access.get", {"request_id": req["request_id"]})["request"]
+    for label, r in (("access.request", req), ("access.get", got)):
+        eq(r["approvals"], 0, "approvals in %s (no human voted)" % label, req="ASSENT-REQ-027")
+        check(r["decided_at"] is not None, "decided_at in %s must be set" % label, actual=r, req="ASSENT-REQ-027")
+        eq(parse_time(r["decided_at"]), parse_time(r["created_at"]), "decided_at = created_at in %s" % label,
+           req="ASSENT-REQ-027")
+    grant = t.grant_of(req)
+    check(grant is not None, "grant.list must show the request's grant", actual=req, req="ASSENT-GRANT-001")
+    eq(grant["state"], "live", "grant state", req="ASSENT-GRANT-001")
+    eq(parse_time(grant["expires_at"]) - parse_time(req["decided_at"]), float(req["ttl_s"]),
+       "grant expires_at - decided_at", req="ASSENT-GRANT-001")
+    plain, _ = t.reveal(ag, grant["grant_id"], name)
+    eq(plain.decode("utf-8"), s["_value"], "revealed value", req="ASSENT-REVEAL-005")
+    approvals = [e for e in t.audit_entries()
+                 if e["action"] == "request.approve" and e["subject"].get("request_id") == req["request_id"]]
+    eq(len(approvals), 1, "request.approve audit entries for the request", req="ASSENT-AUDIT-001")
+
+
 @case("access/request/forbidden", req=["ASSENT-REQ-004", "ASSENT-REQ-003"])
 def test_forbidden(t):
     """A forbidden secret (alone or with others) refuses the request with policy_forbidden

@@ -140,15 +140,22 @@ def test_other_transitions(t):
         s.wait_for(lambda e: e.type == "request.timed_out" and _for(r3["request_id"])(e), 5, "request.timed_out")
 
 
-@case("events/transitions/approved-at-creation", req="ASSENT-EVT-015", profile=EV)
+@case("events/transitions/approved-at-creation", req=["ASSENT-EVT-015", "ASSENT-REQ-027"], profile=EV)
 def test_never_events(t):
-    """A request approved at creation emits request.created then request.approved."""
+    """A request approved at creation emits request.created then request.approved, whose
+    approvals is 0 (no human voted) and whose decided_at is the request's created_at."""
     with _stream(t) as s:
         ag = t.new_agent()
         req = t.ask(ag, [t.put_secret(policy={"approval": "never"})["secret"]["name"]])
         evs = s.collect(5, until=lambda e: e.type == "request.approved" and _for(req["request_id"])(e))
-        eq([e.type for e in evs if _for(req["request_id"])(e)], ["request.created", "request.approved"], "events",
-           req="ASSENT-EVT-015")
+        mine = [e for e in evs if _for(req["request_id"])(e)]
+        eq([e.type for e in mine], ["request.created", "request.approved"], "events", req="ASSENT-EVT-015")
+        data = mine[-1].data or {}
+        eq(data.get("approvals"), 0, "approvals of request.approved", req="ASSENT-REQ-027")
+        check(isinstance(data.get("decided_at"), str), "request.approved must carry decided_at", actual=data,
+              req="ASSENT-REQ-027")
+        eq(parse_time(data["decided_at"]), parse_time(req["created_at"]),
+           "decided_at of request.approved = the request's created_at", req="ASSENT-REQ-027")
 
 
 @case("events/transitions/expiry-and-delete", req="ASSENT-EVT-015", profile=EV)

@@ -337,14 +337,14 @@ Result<store::GrantRow> ApproveRequest(TxContext& c, RandomSource& random,
   ASSENT_RETURN_IF_ERROR(c.Audit(actor, "request.approve",
                                  {{"request_id", r.id}, {"grant_id", g.id},
                                   {"secret_names", names}, {"count", r.approvals}}));
-  // The event schema counts at least one approval; a policy-approved request (approval
-  // "never") reports the policy as its one approval.
+  // The true count: a request approved by policy at creation (every approval "never")
+  // had no vote and reports 0, as its AccessRequest does (ASSENT-REQ-027).
   ASSENT_RETURN_IF_ERROR(c.Event("request.approved", r.originator,
                                  {{"request_id", r.id},
                                   {"originator_client_id", r.originator},
                                   {"state", "approved"},
                                   {"grant_id", g.id},
-                                  {"approvals", std::max<int64_t>(r.approvals, 1)},
+                                  {"approvals", r.approvals},
                                   {"decided_at", FormatTimeMs(c.now)}}));
   ASSENT_RETURN_IF_ERROR(c.Outbox("request.updated", r.id));
   return g;

@@ -208,6 +208,50 @@ TEST_F(CoreRequests, ANeverPolicyIsApprovedAtOnceWithItsGrant) {
   EXPECT_EQ((*grants)[0].expires_at, (*grants)[0].created_at + 300 * 1000);
 }
 
+TEST_F(CoreRequests, APolicyApprovalHasNoVotesAndIsDecidedAtCreation) {
+  // ASSENT-REQ-027: no human voted, so the request and its request.approved event both
+  // say 0 approvals, and the decision is the creation itself.
+  std::string agent = Hello();
+  Put("A", "1", Never());
+  clock_.AdvanceMs(1234);
+  auto r = Ask(agent, {"A"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->state, "approved");
+  EXPECT_EQ(r->approvals, 0);
+  ASSERT_TRUE(r->decided_at.has_value());
+  EXPECT_EQ(*r->decided_at, r->created_at);
+  auto got = engine_->GetRequest(AgentCaller(agent), r->request_id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->approvals, 0);
+
+  std::vector<store::EventRow> events;
+  std::vector<store::AuditRow> audit;
+  ASSERT_TRUE(store_
+                  ->WithReadTransaction([&](store::ReadTx& tx) -> Status {
+                    events = *tx.ReadEvents(0, store::EventScope{true, ""}, 100);
+                    audit = *tx.ListAudit(0, 100);
+                    return Status::Ok();
+                  })
+                  .ok());
+  std::vector<std::string> types;
+  for (const auto& e : events) {
+    types.push_back(e.type);
+    if (e.type != "request.approved") continue;
+    auto data = nlohmann::json::parse(e.data_json);
+    EXPECT_EQ(data["approvals"], 0) << e.data_json;
+    EXPECT_EQ(data["decided_at"], FormatTimeMs(r->created_at)) << e.data_json;
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"request.created", "request.approved"}));
+  bool audited = false;
+  for (const auto& a : audit) {
+    if (a.action != "request.approve") continue;
+    audited = true;
+    EXPECT_EQ(nlohmann::json::parse(a.actor_json), (nlohmann::json{{"role", "system"}}));
+    EXPECT_EQ(nlohmann::json::parse(a.subject_json)["count"], 0) << a.subject_json;
+  }
+  EXPECT_TRUE(audited);
+}
+
 // ---- Visibility and listing ----
 
 TEST_F(CoreRequests, GetShowsARequestToItsOriginatorApproversAndAdminsOnly) {
