@@ -13,6 +13,7 @@ import os
 import random
 import re
 import secrets as pysecrets
+import shlex
 import shutil
 import tempfile
 import threading
@@ -206,6 +207,8 @@ class Run:
             self._chaos_loop(workers)
             if self.findings.any():
                 self.gate.abort()
+                if self.discord_index:
+                    self.discord_index.stop()
             for w in workers:
                 w.join(60)
                 if w.is_alive():
@@ -263,7 +266,8 @@ class Run:
                 "--discord-public-key", self.mock.public_key,
                 "--discord-bot-token-file", str(bot_token_file),
                 "--discord-channel-id", CHANNEL, "--discord-allow-user", DISCORD_USER,
-                "--discord-mode", "interactions"]
+                "--discord-mode", "interactions",
+                *shlex.split(os.environ.get("ASSENT_CHAOS_DAEMON_ARGS", ""))]
         self.daemon = DaemonProcess(self.binary, home, args)
         self.daemon.start()
         admin = self.client("admin-1")
@@ -914,7 +918,7 @@ class Worker(threading.Thread):
         if plan == "quorum_deny":
             names = ["CHAOS_QUORUM"]
         elif plan == "discord":
-            names = list(rng.choice(SECRET_SETS[:3]))  # a quorum of one: one click decides
+            names = list(rng.choice(SECRET_SETS))  # quorum 1: the click decides; 2: one vote
         elif plan == "expire":
             names = ["CHAOS_ONE"]
         else:
@@ -1097,22 +1101,30 @@ class Worker(threading.Thread):
 
     def approve_by_click(self, r: Req) -> bool:
         """An allowlisted Discord user clicks Approve on the request's message; the mock
-        signs the interaction and delivers it to the daemon. A delivery that broke (the
-        daemon was killed) is clicked again after the restart (`force`: the button may
-        be gone by then); "already decided" then means the lost click had committed."""
+        signs the interaction and delivers it to the daemon (3 in 10 twice, as Discord may
+        redeliver). With a quorum of two the click is one vote, and an approver's RPC vote
+        completes it. A delivery that broke (the daemon was killed) is clicked again after
+        the restart (`force`: the button may be gone by then); an ephemeral "already
+        decided / already voted" then means the lost click had committed."""
         found = self.r.discord_index.find(r.request_id, 60)
+        if self.r.gate.aborted:
+            raise Aborted()
         if not found:
             self.f.add("discord", f"{r.request_id}: no approval message after 60 s")
             return False
         message_id, custom_id = found
+        final = r.quorum == 1
         with r.lock:
-            r.decision_target = "approved"
+            if final:
+                r.decision_target = "approved"
+            else:
+                r.vote_unknown = True
         again = False
         while True:
             with self.r.gate.op() as ep:
                 try:
                     res = self.r.mock.click(message_id, custom_id=custom_id, user_id=DISCORD_USER,
-                                            force=again, duplicate=self.rng.random() < 0.2)
+                                            force=again, duplicate=self.rng.random() < 0.3)
                 except (OSError, MockError) as e:
                     self.f.add("discord", f"{r.request_id}: mock click failed: {e}")
                     return False
@@ -1120,13 +1132,21 @@ class Worker(threading.Thread):
                 outcome, status = d.get("outcome"), d.get("status")
                 if outcome == "updated_message" and status == 200:
                     with r.lock:
-                        r.state_acked = "approved"
-                        r.decision_target = None
+                        if final:
+                            r.state_acked = "approved"
+                            r.decision_target = None
+                        else:
+                            r.votes_acked.add("discord")
+                            r.vote_unknown = False
                     with self.r.cycle_lock:
                         self.r.report.discord_clicks += 1
-                    if (res.get("message") or {}).get("components"):
+                    buttons = (res.get("message") or {}).get("components")
+                    if final and buttons:
                         self.f.add("discord", f"{r.request_id}: approved by click, but the "
                                    "updated message still has buttons")
+                    if not final and not buttons:
+                        self.f.add("discord", f"{r.request_id}: vote 1 of 2 by click removed "
+                                   "the buttons")
                     break
                 if status is None or status >= 500 or outcome in ("connection_error", "timeout"):
                     if self.r.gate.is_current(ep):
@@ -1149,14 +1169,25 @@ class Worker(threading.Thread):
             return False
         q = a.result["request"]
         with r.lock:
-            if q["state"] != "approved" or not q["grant_id"]:
+            if not final:
+                # One click is one vote, however often Discord delivers it.
+                if q["state"] != "pending" or q["approvals"] != 1:
+                    self.f.add("decisions", f"{r.request_id}: after one Discord vote of 2 the "
+                               f"request is {q['state']} with {q['approvals']} approvals")
+                    return False
+                r.votes_acked.add("discord")
+                r.vote_unknown = False
+            elif q["state"] != "approved" or not q["grant_id"]:
                 self.f.add("decisions", f"{r.request_id}: approved by a Discord click, now "
                            f"{q['state']} with grant {q['grant_id']}")
                 return False
-            r.state_acked = "approved"
-            r.decision_target = None
-            r.grant_id = q["grant_id"]
-            r.uses_left = r.uses_total
+            else:
+                r.state_acked = "approved"
+                r.decision_target = None
+                r.grant_id = q["grant_id"]
+                r.uses_left = r.uses_total
+        if not final:
+            return self._decide(r, self.rng.choice(APPROVERS), True, None)
         return True
 
     def deny(self, r: Req, approver: str) -> bool:

@@ -47,6 +47,8 @@ def _assert_clean(report, category):
 def test_daemon_survives_every_kill_and_the_run_completes(chaos):
     _assert_clean(chaos, "daemon")  # first: a daemon that never started explains the rest
     assert chaos.kills >= 1, "the daemon was never killed"
+    if chaos.findings.any():
+        return  # the run stopped at the first violation, which another test reports
     assert chaos.cycles_done == chaos.settings.cycles, (
         f"{chaos.cycles_done} of {chaos.settings.cycles} cycles completed")
 
