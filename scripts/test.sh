@@ -3,7 +3,7 @@
 # replay (ctest), the spec checks, the mock Discord's tests, the conformance suite
 # against the reference daemon, the end-to-end tests, and a short run of every fuzz
 # harness. Every stage runs even if an earlier one failed; the exit code is non-zero if
-# any failed. FUZZ_SECONDS (default 20) sets each harness's run.
+# any failed. FUZZ_SECONDS (default 10) sets each harness's run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
@@ -45,9 +45,12 @@ for suite in e2e chaos live_fuzz; do
     stage "tests/$suite" $PY -m pytest -q -p no:cacheprovider "tests/$suite"
   fi
 done
+if [ -f scripts/mutation-sample.sh ]; then
+  stage "conformance catches broken daemons (3-fault sample)" bash scripts/mutation-sample.sh build build-faults
+fi
 for f in fuzz/*_fuzz.cc; do
   h=$(basename "$f" _fuzz.cc)
-  stage "fuzz $h (${FUZZ_SECONDS:-20} s)" bash fuzz/run.sh "$h" "${FUZZ_SECONDS:-20}"
+  stage "fuzz $h (${FUZZ_SECONDS:-10} s)" bash fuzz/run.sh "$h" "${FUZZ_SECONDS:-10}"
 done
 
 echo
