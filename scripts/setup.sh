@@ -13,7 +13,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   python3 python3-pytest python3-pytest-timeout python3-jsonschema python3-nacl
   python3-requests
-  wrk
+  wrk ccache
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
