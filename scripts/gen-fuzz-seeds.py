@@ -1,44 +1,67 @@
 #!/usr/bin/python3
-"""Generates the rpc_body fuzz seed corpus and dictionary from spec/.
+"""Generates fuzz seeds and dictionaries from spec/ (and the conformance suite).
 
-Seeds: one JSON-RPC call per example pairing and error example of spec/openrpc.json, plus
-envelope edge cases. Dictionary: method names, parameter and member names, enum values
-and error codes. Re-run after changing the spec:  /usr/bin/python3 scripts/gen-fuzz-seeds.py
+Dictionaries (committed, fuzz/dict/<harness>.dict): spec words — method names, parameter
+and member names, enum values, error codes, limits — merged with a generic JSON
+dictionary, plus each harness's own vocabulary (the dispatch_store line operations and
+placeholders, the config flags and tokens-file members, base64/hex alphabets).
+
+Seeds (written to --out, default build-seeds/<harness>/, NOT the committed corpus):
+  rpc_body           one call per spec example and error example, envelope edge cases,
+                     and every /rpc body the conformance suite recorded
+  dispatch_store     scripted flows over the harness's preamble (request → decide →
+                     reveal, quorum, timeouts, revoke, delete, audit), every spec example
+                     with ids turned into placeholders, and each conformance case's /rpc
+                     exchanges as one script (roles from its tokens, ids as placeholders)
+  params_validation  p:/r:/e: + each example's params, result, error params and event
+                     data, and params and results from the conformance exchanges
+  sse_resume         byte strings laid out as the harness's Reader reads them
+  seal_open          byte strings: keys, associated data, plaintexts, decoder inputs
+  config             tokens files (valid and broken), token lists, assentd command lines
+
+The committed corpora (fuzz/corpus/<harness>/, replayed by ctest) are these seeds
+minimized by coverage: fuzz/merge-corpus.sh HARNESS. Conformance exchanges come from
+conformance/reports/results.json when a suite run left one (it is not committed); else
+from the JSON bodies written in conformance/cases/*.py; else they are skipped.
+
+  /usr/bin/python3 scripts/gen-fuzz-seeds.py [--out DIR] [--dicts-only]
 """
+import argparse
+import base64
+import glob
 import hashlib
 import json
 import os
+import re
+import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A generic JSON dictionary (in the spirit of AFL++'s and OSS-Fuzz's json.dict).
+GENERIC_JSON = [
+    "{", "}", "[", "]", ",", ":", '""', "[]", "{}", "null", "true", "false", "-", "0",
+    "-0", "1e308", "-1e308", "1e-308", "0.5", "1E+2", "9007199254740991",
+    "9007199254740992", "-9223372036854775808", "18446744073709551616",
+    '"\\u0000"', '"\\ud800"', '"\\udc00"', '"\\ud83d\\udd11"', '"\\\\"', '"\\""', '"\\/"',
+    '"\\b\\f\\n\\r\\t"', "\xef\xbb\xbf", "\\u00e9",
+]
+ROLE_OPS = "apqghn"  # dispatch_store: admin, alice, bob, agent 1, agent 2, agent without id
 
-def main():
-    spec = json.load(open(os.path.join(ROOT, "spec/openrpc.json")))
-    out = os.path.join(ROOT, "fuzz/corpus/rpc_body")
-    os.makedirs(out, exist_ok=True)
-    seeds = []
-    for m in spec["methods"]:
-        for i, ex in enumerate(m.get("examples", [])):
-            params = {p["name"]: p["value"] for p in ex.get("params", [])}
-            seeds.append(json.dumps({"jsonrpc": "2.0", "method": m["name"], "params": params, "id": i}))
-        for i, ex in enumerate(m.get("x-error-examples", [])):
-            raw = ex.get("params", {})
-            params = {p["name"]: p["value"] for p in raw} if isinstance(raw, list) else raw
-            seeds.append(json.dumps({"jsonrpc": "2.0", "method": m["name"], "params": params, "id": "e%d" % i}))
-    seeds += ["[]", "[1]", "{", "", "null", '[{"jsonrpc":"2.0","method":"system.ping"}]',
-              '{"jsonrpc":"2.0","method":"system.ping","id":{}}',
-              '{"jsonrpc":"2.0","method":"rpc.x","id":null}', "[" * 40 + "]" * 40,
-              '{"jsonrpc":"2.0","method":"system.ping","params":[],"id":1}']
-    for s in seeds:
-        with open(os.path.join(out, hashlib.sha1(s.encode()).hexdigest()), "w") as fh:
-            fh.write(s)
 
-    words = {'"jsonrpc"', '"2.0"', '"method"', '"params"', '"id"', "null", "true", "false",
-             "[", "]", "{", "}", ":", ","}
+def load(path):
+    with open(os.path.join(ROOT, path)) as fh:
+        return json.load(fh)
+
+
+def spec_words(spec, limits):
+    words = {'"jsonrpc"', '"2.0"', '"method"', '"params"', '"id"', '"result"', '"error"',
+             '"code"', '"message"', '"data"'}
     for m in spec["methods"]:
         words.add(json.dumps(m["name"]))
         for p in m.get("params", []):
             words.add(json.dumps(p["name"]))
+    for t in spec.get("x-events", {}):
+        words.add(json.dumps(t))
 
     def walk(n):
         if isinstance(n, dict):
@@ -47,21 +70,362 @@ def main():
                     words.update(json.dumps(name) for name in v)
                 if k == "enum" and isinstance(v, list):
                     words.update(json.dumps(e) for e in v if isinstance(e, str))
+                if k in ("minLength", "maxLength", "minimum", "maximum", "minItems",
+                         "maxItems") and isinstance(v, int):
+                    words.update(str(x) for x in (v - 1, v, v + 1))
                 walk(v)
         elif isinstance(n, list):
             for v in n:
                 walk(v)
 
     for f in sorted(os.listdir(os.path.join(ROOT, "spec/schemas"))):
-        walk(json.load(open(os.path.join(ROOT, "spec/schemas", f))))
+        walk(load(os.path.join("spec/schemas", f)))
     for c in [-32700, -32600, -32601, -32602, -32603] + list(range(-32008, -32000)):
         words.add(str(c))
+    for v in limits.values():
+        v = v.get("value") if isinstance(v, dict) else v
+        if isinstance(v, int) and not isinstance(v, bool):
+            words.update(str(x) for x in (v - 1, v, v + 1))
+    return words
+
+
+def write_dict(name, words):
     os.makedirs(os.path.join(ROOT, "fuzz/dict"), exist_ok=True)
-    with open(os.path.join(ROOT, "fuzz/dict/rpc_body.dict"), "w") as fh:
-        fh.write("# Generated from spec/ by scripts/gen-fuzz-seeds.py.\n")
+    with open(os.path.join(ROOT, "fuzz/dict/%s.dict" % name), "w") as fh:
+        fh.write("# Generated by scripts/gen-fuzz-seeds.py from spec/; do not edit.\n")
         for w in sorted(words):
-            fh.write('"%s"\n' % w.replace("\\", "\\\\").replace('"', '\\"'))
-    print("%d seeds, %d dictionary entries" % (len(seeds), len(words)))
+            b = w.encode("utf-8", "surrogateescape") if isinstance(w, str) else w
+            esc = "".join(chr(c) if 0x20 <= c < 0x7f and c not in (0x22, 0x5c) else
+                          "\\x%02x" % c for c in b)
+            fh.write('"%s"\n' % esc)
+
+
+class Seeds:
+    def __init__(self, out):
+        self.out = out
+        self.count = {}
+
+    def add(self, harness, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        d = os.path.join(self.out, harness)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as fh:
+            fh.write(data)
+        self.count[harness] = self.count.get(harness, 0) + 1
+
+
+def parse_json(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def example_params(ex):
+    raw = ex.get("params", [])
+    return {p["name"]: p["value"] for p in raw} if isinstance(raw, list) else raw
+
+
+# ---- conformance exchanges ------------------------------------------------------------
+
+def conformance_cases():
+    """[(case id, [(role op, request body, response body)])] for /rpc exchanges."""
+    path = os.path.join(ROOT, "conformance/reports/results.json")
+    cases = []
+    if os.path.exists(path):
+        for c in load(path).get("cases", []):
+            steps = []
+            identities = []  # Assent-Client-Id values in order: agent 1 (g), agent 2 (h)
+            for ex in c.get("exchanges", []):
+                req = ex.get("request") or {}
+                resp = (ex.get("response") or {}).get("body", {}).get("text", "")
+                if req.get("path", "").startswith("/events"):
+                    EVENT_TEXTS.append(resp)
+                if req.get("path") != "/rpc" or req.get("body", {}).get("truncated"):
+                    continue
+                headers = {k.lower(): v for k, v in req.get("headers", [])}
+                auth = headers.get("authorization", "")
+                client = headers.get("assent-client-id")
+                if "admin" in auth:
+                    op = "a"
+                elif "approver2" in auth:
+                    op = "q"
+                elif "approver" in auth:
+                    op = "p"
+                elif client:
+                    if client not in identities:
+                        identities.append(client)
+                    op = "g" if identities.index(client) == 0 else "h"
+                else:
+                    op = "n"
+                steps.append((op, req.get("body", {}).get("text", ""), resp))
+            if steps:
+                cases.append((c.get("id", "?"), steps))
+        return cases, "conformance/reports/results.json"
+    # No recorded run: the JSON-RPC bodies written literally in the cases.
+    bodies = []
+    for f in sorted(glob.glob(os.path.join(ROOT, "conformance/cases/*.py"))):
+        text = open(f).read()
+        for m in re.finditer(r"'(\{\"jsonrpc\".*?\})'", text):
+            bodies.append(m.group(1))
+    return [("literal", [("a", b, "") for b in bodies])] if bodies else [], \
+        "conformance/cases/*.py (literal bodies)"
+
+
+EVENT_TEXTS = []  # SSE response bodies recorded by the suite
+ID_RE = re.compile(r"\b(rq|gr|cl)_[0-9a-f]{32}\b")
+KEY_RE = re.compile(r'"recipient_key"\s*:\s*"[^"]*"')
+
+
+def placeholders(script_steps):
+    """Turns the real ids of a transcript into the harness's placeholders."""
+    seen = {"rq": [], "gr": [], "cl": []}
+    lines = []
+    for op, body, resp in script_steps:
+        def sub(m):
+            kind, full = m.group(1), m.group(0)
+            lst = seen[kind]
+            if kind == "cl":
+                return "$C" if not lst or full == lst[0] else "$D"
+            if lst and full == lst[0] and len(lst) > 1:
+                return "$r" if kind == "rq" else "$g"
+            return "$R" if kind == "rq" else "$G"
+        body2 = KEY_RE.sub('"recipient_key":"$K"', ID_RE.sub(sub, body))
+        lines.append(op + body2.replace("\n", " "))
+        for m in ID_RE.finditer(resp + body):
+            lst = seen[m.group(1)]
+            if m.group(0) not in lst:
+                lst.append(m.group(0))
+    return "\n".join(lines) + "\n"
+
+
+# ---- per-harness seeds ----------------------------------------------------------------
+
+def rpc(method, params=None, id_=1):
+    req = {"jsonrpc": "2.0", "method": method, "id": id_}
+    if params is not None:
+        req["params"] = params
+    return json.dumps(req, separators=(",", ":"))
+
+
+def dispatch_store_scripts():
+    req = lambda name, **kw: rpc("access.request", dict({"secrets": [name], "reason": "fuzz"}, **kw))
+    decide = lambda d="approve": rpc("access.decide", {"request_id": "$R", "decision": d})
+    reveal = lambda name: rpc("secret.reveal", {"grant_id": "$G", "name": name, "recipient_key": "$K"})
+    return [
+        # request → approve → reveal → reveal again (one use) → audit
+        ["g" + req("FUZZ_SECRET"), "p" + decide(), "g" + reveal("FUZZ_SECRET"),
+         "g" + reveal("FUZZ_SECRET"), "a" + rpc("audit.list", {}), "a" + rpc("audit.verify", {})],
+        # approval "never": a grant at once, three uses, a fourth refused
+        ["g" + req("AUTO_SECRET")] + ["g" + reveal("AUTO_SECRET")] * 4 + ["g" + rpc("grant.list", {})],
+        # two approvals from distinct approvers; the same approver twice does not count
+        ["g" + req("BIN_SECRET"), "p" + decide(), "p" + decide(), "q" + decide(),
+         "g" + reveal("BIN_SECRET"), "g" + rpc("access.get", {"request_id": "$R"})],
+        # deny, then the originator may not reveal
+        ["g" + req("FUZZ_SECRET"), "q" + decide("deny"), "g" + reveal("FUZZ_SECRET")],
+        # timeout by the clock and the sweeper; wait answers at once
+        ["g" + req("FUZZ_SECRET", ttl_s=60), "t4000", "s",
+         "g" + rpc("access.wait", {"request_id": "$R", "timeout_s": 1}),
+         "p" + decide(), "a" + rpc("access.list", {"state": "timed_out"})],
+        # grant expiry
+        ["g" + req("AUTO_SECRET", ttl_s=1), "t2", "g" + reveal("AUTO_SECRET"), "s",
+         "a" + rpc("grant.list", {"state": "expired"})],
+        # cancel and extend by the originator; another agent may not
+        ["g" + req("FUZZ_SECRET"), "h" + rpc("access.cancel", {"request_id": "$R"}),
+         "g" + rpc("access.extend", {"request_id": "$R", "timeout_s": 600}),
+         "g" + rpc("access.cancel", {"request_id": "$R"})],
+        # revoke a grant, revoke all, delete the secret under a live grant
+        ["g" + req("AUTO_SECRET"), "a" + rpc("grant.revoke", {"grant_id": "$G"}),
+         "g" + req("AUTO_SECRET"), "a" + rpc("grant.revoke_all", {}),
+         "g" + req("AUTO_SECRET"), "a" + rpc("secret.delete", {"name": "AUTO_SECRET"}),
+         "g" + reveal("AUTO_SECRET")],
+        # replace a secret's value between grant and reveal
+        ["g" + req("AUTO_SECRET"), "a" + rpc("secret.put", {"name": "AUTO_SECRET", "value": "v2"}),
+         "g" + reveal("AUTO_SECRET"), "a" + rpc("secret.describe", {"name": "AUTO_SECRET"})],
+        # batches and notifications
+        ['a[' + rpc("secret.list", {}) + ',' + rpc("audit.verify", {}, 2) + ',{"jsonrpc":"2.0","method":"system.ping"}]',
+         'g{"jsonrpc":"2.0","method":"access.request","params":{"secrets":["AUTO_SECRET"],"reason":"n"}}',
+         "g" + rpc("access.list", {}), 'a[]', 'a[1,2]'],
+        # idempotent client_request_id, identity-less agent, hello again
+        ["g" + req("FUZZ_SECRET", client_request_id="c-1"), "g" + req("FUZZ_SECRET", client_request_id="c-1"),
+         "n" + req("FUZZ_SECRET"), "n" + rpc("client.hello", {"kind": "cli", "name": "x"}),
+         "n" + rpc("access.list", {})],
+        # command binding
+        ["a" + rpc("secret.put", {"name": "BOUND", "value": "b", "policy": {"approval": "never", "bind_command": True}}),
+         "g" + rpc("access.request", {"secrets": ["BOUND"], "reason": "r", "command": {"argv": ["make", "deploy"], "cwd": "/tmp"}}),
+         "g" + rpc("secret.reveal", {"grant_id": "$G", "name": "BOUND", "recipient_key": "$K", "command": {"argv": ["make", "deploy"], "cwd": "/tmp"}}),
+         "g" + rpc("secret.reveal", {"grant_id": "$G", "name": "BOUND", "recipient_key": "$K", "command": {"argv": ["rm"], "cwd": "/"}})],
+    ]
+
+
+def sse_seed(retention_s, count_max, prune_rows, who, cursor_kind, cursor_pick, ops):
+    b = struct.pack("<HBBBBQ", retention_s, count_max - 1, prune_rows - 1, who, cursor_kind,
+                    cursor_pick)
+    for op in ops:
+        kind = op[0]
+        if kind == "ev":  # ("ev", type index, originator pick, text)
+            text = op[3].encode()
+            b += bytes([0, op[1], op[2], len(text)]) + text
+        elif kind == "burst":
+            b += bytes([4, op[1]])
+        elif kind == "fwd":
+            b += bytes([5]) + struct.pack("<H", op[1])
+        elif kind == "back":
+            b += bytes([6]) + struct.pack("<H", op[1])
+        elif kind == "prune":
+            b += bytes([7])
+    return b
+
+
+def seal_seed(key, ad, plain, where, mask, rest):
+    assert len(key) == 32 and len(ad) <= 64 and len(plain) <= 512
+    return (key + bytes([len(ad)]) + ad + struct.pack("<I", len(plain)) + plain +
+            struct.pack("<I", where) + bytes([mask]) + rest)
+
+
+def tokens_file(entries, version=1):
+    return json.dumps({"version": version, "tokens": entries})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "build-seeds"))
+    ap.add_argument("--dicts-only", action="store_true")
+    args = ap.parse_args()
+
+    spec = load("spec/openrpc.json")
+    limits = load("spec/limits.json")
+    words = spec_words(spec, limits)
+    generic = {w for w in GENERIC_JSON}
+    json_words = words | generic
+
+    write_dict("rpc_body", json_words)
+    write_dict("dispatch_store", json_words | {"$R", "$r", "$G", "$g", "$C", "$D", "$K",
+                                               '"FUZZ_SECRET"', '"AUTO_SECRET"', '"BIN_SECRET"',
+                                               "t86400", "t3600", "s"} |
+               {"\n" + op for op in ROLE_OPS})
+    write_dict("params_validation", json_words | {"p:", "r:", "e:"} |
+               {"p:" + m["name"] + "\n" for m in spec["methods"]})
+    write_dict("config", generic | {'"version"', '"tokens"', '"name"', '"role"', '"hash"',
+                                    '"admin"', '"approver"', '"agent"', '"blake2b256:',
+                                    "0" * 64, "ABCDEF", "\x00"} |
+               set(re.findall(r'"(--[a-z-]+)"', open(os.path.join(ROOT, "src/daemon/daemon.cc")).read())) |
+               {"tcp://127.0.0.1:0", "unix:", "interactions", "reactions", "debug", "-h"})
+    write_dict("seal_open", {"=", "==", "+", "/", "-", "_", "AAAA", "////", "____", "0x",
+                             "ff", "FF", "\x00"})
+    if args.dicts_only:
+        return
+
+    seeds = Seeds(args.out)
+    cases, source = conformance_cases()
+
+    # rpc_body and params_validation: the spec's examples.
+    for m in spec["methods"]:
+        for i, ex in enumerate(m.get("examples", [])):
+            params = example_params(ex)
+            seeds.add("rpc_body", rpc(m["name"], params, i))
+            seeds.add("params_validation", "p:%s\n%s" % (m["name"], json.dumps(params)))
+            res = ex.get("result")
+            if isinstance(res, dict) and "value" in res:
+                seeds.add("params_validation", "r:%s\n%s" % (m["name"], json.dumps(res["value"])))
+        for i, ex in enumerate(m.get("x-error-examples", [])):
+            params = example_params(ex)
+            seeds.add("rpc_body", rpc(m["name"], params, "e%d" % i))
+            seeds.add("params_validation", "p:%s\n%s" % (m["name"], json.dumps(params)))
+    for t, ev in spec.get("x-events", {}).items():
+        for ex in ev.get("examples", []):
+            seeds.add("params_validation", "e:%s\n%s" % (t, json.dumps(ex.get("value", ex))))
+        seeds.add("params_validation", "e:%s\n{}" % t)
+    for s in ["[]", "[1]", "{", "", "null", '[{"jsonrpc":"2.0","method":"system.ping"}]',
+              '{"jsonrpc":"2.0","method":"system.ping","id":{}}',
+              '{"jsonrpc":"2.0","method":"rpc.x","id":null}', "[" * 40 + "]" * 40,
+              '{"jsonrpc":"2.0","method":"system.ping","params":[],"id":1}']:
+        seeds.add("rpc_body", s)
+
+    # dispatch_store: flows, then every example by a role that may call it.
+    role_of = {"admin": "a", "approver": "p", "agent": "g", "originator": "g"}
+    for script in dispatch_store_scripts():
+        seeds.add("dispatch_store", "\n".join(script) + "\n")
+    for m in spec["methods"]:
+        roles = m.get("x-roles", ["admin"])
+        op = role_of.get(roles[0], "a")
+        for i, ex in enumerate(m.get("examples", [])):
+            body = rpc(m["name"], example_params(ex), i)
+            body = KEY_RE.sub('"recipient_key":"$K"', body)
+            body = re.sub(r"rq_[0-9a-f]{32}", "$R", body)
+            body = re.sub(r"gr_[0-9a-f]{32}", "$G", body)
+            seeds.add("dispatch_store", 'g%s\np%s\n%s%s\n' % (
+                rpc("access.request", {"secrets": ["AUTO_SECRET"], "reason": "x"}),
+                rpc("access.decide", {"request_id": "$R", "decision": "approve"}), op, body))
+
+    # Conformance exchanges.
+    for case_id, steps in cases:
+        for op, body, resp in steps:
+            seeds.add("rpc_body", body)
+            req, r = parse_json(body), parse_json(resp)
+            if isinstance(req, dict) and isinstance(req.get("method"), str):
+                if "params" in req:
+                    seeds.add("params_validation", "p:%s\n%s" % (req["method"], json.dumps(req["params"])))
+                if isinstance(r, dict) and "result" in r:
+                    seeds.add("params_validation", "r:%s\n%s" % (req["method"], json.dumps(r["result"])))
+        # Long transcripts are cut to the harness's step bound.
+        seeds.add("dispatch_store", placeholders(steps[:64]))
+
+    for text in EVENT_TEXTS:
+        for m in re.finditer(r"event: ([a-z_.]+)\ndata: (.*)\n", text):
+            seeds.add("params_validation", "e:%s\n%s" % (m.group(1), m.group(2)))
+
+    # sse_resume.
+    for who in range(4):
+        for kind in range(4):
+            seeds.add("sse_resume", sse_seed(3600, 5, 3, who, kind, 2, [
+                ("ev", 0, 0, "a"), ("ev", 1, 1, "b"), ("ev", 2, 2, ""), ("burst", 8),
+                ("fwd", 4000), ("ev", 3, 0, "c"), ("prune", ), ("ev", 4, 1, "d")]))
+    seeds.add("sse_resume", sse_seed(100, 255, 255, 0, 1, 0, [("burst", 150), ("burst", 150)]))
+    seeds.add("sse_resume", sse_seed(10, 200, 2, 1, 3, 0, [("burst", 3), ("fwd", 20), ("prune",),
+                                                          ("prune",), ("burst", 2)]))
+    seeds.add("sse_resume", sse_seed(60, 100, 100, 0, 2, 10**18 - 1, [("burst", 10)]))
+    # A clock that steps back: time-based pruning may cut a hole inside the log.
+    # Event 2 is written after a 500 s step back, so with 100 s retention it ages out
+    # before event 1 does.
+    seeds.add("sse_resume", sse_seed(100, 255, 255, 0, 1, 0, [
+        ("fwd", 1000), ("ev", 0, 0, "x"), ("back", 500), ("ev", 0, 0, "y"), ("fwd", 500),
+        ("ev", 0, 0, "z"), ("back", 300), ("prune",)]))
+
+    # seal_open.
+    key = bytes(range(32))
+    for ad, plain, rest in [
+            (b"", b"", b""), (b"assent.secret.v1\x00sc_1\x00NAME", b"hunter2", b"aGVsbG8="),
+            (b"ad", b"\x00" * 100, b"QQ=="), (b"", b"x" * 512, b"QR=="),
+            (b"a", b"v", b"YWJj"), (b"", b"", b"YWJjZA"), (b"", b"", b"_-8"),
+            (b"", b"", b"deadBEEF"), (b"", b"", b"0g"), (b"", b"", b"A"),
+            (b"", b"", b"===="), (b"", b"", base64.b64encode(bytes(range(48))))]:
+        seeds.add("seal_open", seal_seed(key, ad, plain, 7, 0x80, rest))
+    seeds.add("seal_open", seal_seed(b"\x00" * 32, b"", b"p", 0, 1, bytes(range(256))))
+
+    # config.
+    good = {"name": "ci-admin", "role": "admin",
+            "hash": "blake2b256:" + hashlib.blake2b(b"tok-admin-0123456789", digest_size=32).hexdigest()}
+    for f in [tokens_file([]), tokens_file([good]),
+              tokens_file([good, dict(good, name="alice", role="approver"),
+                           dict(good, name="bot", role="agent")]),
+              tokens_file([dict(good, role="root")]), tokens_file([dict(good, hash="sha256:00")]),
+              tokens_file([good], version=2), '{"version":1}', "[]", "",
+              tokens_file([dict(good, extra=1)]), tokens_file([dict(good, hash=good["hash"].upper())])]:
+        seeds.add("config", "0" + f)
+    seeds.add("config", "1tok-admin-0123456789\ntok-approver-012345\ntok-admin-0123456789")
+    seeds.add("config", "1\n\n\x00")
+    for argv in [["--data-dir", "/tmp/a", "--listen", "tcp://127.0.0.1:0", "--tokens-file", "t.json"],
+                 ["--heartbeat-s", "1", "--timeout-interactive-s", "86400", "--log-level", "debug"],
+                 ["--heartbeat-s", "0"], ["--discord-mode", "reactions", "--discord-allow-user", "1",
+                                           "--discord-allow-user", "2"],
+                 ["--allow-uid", "1000", "--validate-responses", "--unauthenticated-metrics"],
+                 ["--help"], ["--version"], ["--bogus"], ["--heartbeat-s=99999999999999999999"]]:
+        seeds.add("config", "2" + "\x00".join(argv))
+
+    print("seeds in %s: %s; conformance exchanges from %s (%d cases)" % (
+        args.out, ", ".join("%s %d" % kv for kv in sorted(seeds.count.items())), source, len(cases)))
 
 
 if __name__ == "__main__":
