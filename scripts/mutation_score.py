@@ -165,6 +165,7 @@ class Runner:
                  case_timeout_s: float = 60.0):
         self.assentd = assentd
         self.case_timeout_s = case_timeout_s
+        self.spec_dir: Optional[str] = None
         self.out_dir = out_dir
         self.timeout_s = timeout_s
         self.verbose = verbose
@@ -178,6 +179,8 @@ class Runner:
         launch = launch_template(self.assentd) + (" --fault " + fault if fault else "")
         cmd = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutation_score",
                "conformance", "--launch", launch, "--report-dir", report_dir]
+        if self.spec_dir:
+            cmd += ["--spec-dir", self.spec_dir]
         for s in selects:
             cmd += ["--select", s]
         env = dict(os.environ)
@@ -244,6 +247,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=420.0, help="seconds per suite run before it is killed")
     ap.add_argument("--case-timeout", type=float, default=30.0,
                     help="seconds one case may run before it fails as hung (default 30)")
+    ap.add_argument("--markdown", metavar="FILE", help="also write the result as a Markdown table (for RFC 0002)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
 
@@ -265,6 +269,12 @@ def main(argv=None) -> int:
             sys.exit("unknown fault %s (see conformance/faults/faults.json)" % n)
 
     runner = Runner(assentd, out_dir, a.timeout, a.verbose, a.case_timeout)
+    # The suite judges against a snapshot of spec/ taken now (the faults binary embedded
+    # spec/ when it was built, just before): edits to spec/ during the run must not turn
+    # every later case into a mismatch.
+    runner.spec_dir = os.path.join(out_dir, "spec-snapshot")
+    shutil.rmtree(runner.spec_dir, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "spec"), runner.spec_dir)
     print("mutation score: %d fault(s) against %s, %d at a time%s" % (
         len(names), assentd, a.jobs, " (targeted cases only)" if a.targeted_only else ""), flush=True)
 
@@ -358,6 +368,20 @@ def main(argv=None) -> int:
                    "total": len(ordered), "not_applicable": not_applicable, "duration_s": round(elapsed, 1), "baseline_not_passing": not_passing,
                    "faults": ordered}, f, indent=1)
     print("report: %s" % os.path.join(out_dir, "score.json"))
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write("Score %d/%d = %.1f %% (%s, %.0f s, %d at a time).\n\n" % (
+                len(caught), len(ordered), score, time.strftime("%Y-%m-%d"), elapsed, a.jobs))
+            f.write("| fault | area | breaks | caught by |\n| --- | --- | --- | --- |\n")
+            for r in ordered:
+                f.write("| `%s` | %s | %s | %s |\n" % (
+                    r["name"], r["area"], ", ".join(r["breaks"]),
+                    ", ".join("`%s`" % c for c in r["caught_by"][:4]) + (" …" if len(r["caught_by"]) > 4 else "")
+                    if r["caught"] else "**not caught**"))
+            for n in not_applicable:
+                f.write("| `%s` | %s | %s | n/a: profile %s not served |\n" % (
+                    n, by_name[n]["area"], ", ".join(by_name[n]["breaks"]), by_name[n].get("profile")))
+        print("markdown table: %s" % a.markdown)
     return 0 if score >= a.min_score else 1
 
 
