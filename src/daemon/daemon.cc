@@ -126,6 +126,9 @@ bool ParseDaemonArgs(int argc, char** argv, DaemonConfig* c, int* exit_code) {
   app.add_option("--discord-mode", c->discord_mode, "interactions | reactions")
       ->check(CLI::IsMember({"interactions", "reactions"}))
       ->capture_default_str();
+  app.add_flag("--discord-check", c->discord_check,
+               "post one harmless message (no buttons) to the Discord channel, print what "
+               "Discord answered, and exit (0 ok, 1 failed): checks token, channel and API base");
   app.add_option("--log-level", c->log_level, "debug | info | warn | error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -371,6 +374,27 @@ int RunDaemon(const DaemonConfig& cfg) {
       discord_approver->Stop();
     }
   };
+  auto stop_sweeper = [&] {
+    {
+      std::lock_guard<std::mutex> g(sweep_mu);
+      stopping = true;
+    }
+    sweep_cv.notify_all();
+    sweeper.join();
+  };
+  if (cfg.discord_check) {
+    if (!discord_approver) {
+      stop_sweeper();
+      return fail("--discord-check needs the Discord flags (--discord-bot-token-file, "
+                  "--discord-channel-id, --discord-public-key …); see docs/discord.md");
+    }
+    auto summary = discord_approver->PostTestMessage();
+    stop_discord();
+    stop_sweeper();
+    if (!summary.ok()) return fail("discord check failed: " + summary.status().message());
+    std::cout << "discord check: " << *summary << "\n";
+    return 0;
+  }
   if (discord_approver) {
     if (Status st = discord_approver->Start(); !st.ok()) {
       stop_discord();

@@ -31,6 +31,7 @@ struct DaemonConfig {
   std::string discord_channel_id;
   std::vector<std::string> discord_allowed_users;
   std::string discord_mode = "interactions";
+  bool discord_check = false;  // post one harmless message, report, exit
   std::string log_level = "info";
 };
 
