@@ -189,8 +189,21 @@ def send(endpoint: Endpoint, method: str, path: str, headers: Sequence[Tuple[str
         ex.status = resp.status
         ex.reason = resp.reason
         ex.resp_headers = list(resp.getheaders())
-        ex.resp_body = resp.read()
-    except (OSError, http.client.HTTPException) as e:
+        # Read the body against one overall deadline: a target that wrongly answers with an
+        # endless stream (e.g. an event stream where an error was due) must not hang the run.
+        deadline = started + timeout
+        parts = []
+        while True:
+            if time.monotonic() > deadline:
+                ex.resp_body = b"".join(parts)
+                raise TimeoutError("the answer's body did not end within %.0f s (status %s, %s)" % (
+                    timeout, resp.status, resp.getheader("Content-Type")))
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            parts.append(chunk)
+        ex.resp_body = b"".join(parts)
+    except (OSError, http.client.HTTPException, TimeoutError) as e:
         ex.transport_error = "%s: %s" % (type(e).__name__, e)
         if send_error is not None:
             ex.transport_error += " (while sending: %s: %s)" % (type(send_error).__name__, send_error)
