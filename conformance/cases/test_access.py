@@ -26,7 +26,8 @@ def test_agents_only(t):
         eq((err.get("data") or {}).get("required_roles"), ["agent"], "required_roles", req="ASSENT-AUTH-008")
 
 
-@case("access/request/returns-pending", req=["ASSENT-REQ-002", "ASSENT-REQ-007", "ASSENT-REQ-005", "ASSENT-RPC-033"])
+@case("access/request/returns-pending",
+      req=["ASSENT-REQ-002", "ASSENT-REQ-007", "ASSENT-REQ-005", "ASSENT-RPC-033", "ASSENT-REQ-028"])
 def test_request_shape(t):
     """access.request returns at once a pending request: originator is the caller, reason,
     effective ttl_s (policy default), mode interactive, expires_at = created_at + the
@@ -50,6 +51,7 @@ def test_request_shape(t):
         req["command"], req["client_request_id"]], [0, 1, None, None, None, None, None],
        "approvals, approvals_required, decided_at, grant_id, decision_note, command, client_request_id",
        req="ASSENT-REQ-002")
+    eq(req["approver_delivery_failed"], None, "approver_delivery_failed (no delivery given up)", req="ASSENT-REQ-028")
 
 
 @case("access/request/unattended-timeout", req="ASSENT-REQ-007")

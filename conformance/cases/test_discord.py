@@ -224,6 +224,55 @@ def test_outbox_drop(t):
         mock.clear_faults()
 
 
+@case("discord/outbox/refused-post-given-up", req=["ASSENT-DISC-011", "ASSENT-REQ-028", "ASSENT-AUDIT-009"],
+      profile=D, needs=NEEDS)
+def test_outbox_given_up(t):
+    """Discord refuses the post for good (404 Unknown Channel: the mock stops knowing the
+    target's channel): the target gives it up at once, marks the request
+    (approver_delivery_failed {at, attempts}, still pending, seen by its originator too) and
+    audits approver.delivery_failed (actor system, outcome error, subject request_id and
+    count) without Discord's answer."""
+    mock = t.target.mock
+    mock.config(channels=["1099999999999999999"])
+    try:
+        ag, name, req = _pending(t)
+        eq(req["approver_delivery_failed"], None, "approver_delivery_failed of a new request", req="ASSENT-REQ-028")
+        rid = req["request_id"]
+
+        def marked():
+            r = t.admin.ok("access.get", {"request_id": rid})["request"]
+            return r if r["approver_delivery_failed"] else None
+        try:
+            got = wait_until(marked, 15, "approver_delivery_failed to be set")
+        except CaseFailure:
+            calls = [c.get("status") for c in mock.requests(operation="create_message")
+                     if name in json.dumps(c.get("body"))]
+            raise CaseFailure("a post Discord refused with 404 was not given up and recorded within 15 s",
+                              actual={"create_message statuses": calls}, req="ASSENT-DISC-011")
+        calls = [c for c in mock.requests(operation="create_message") if name in json.dumps(c.get("body"))]
+        eq([c.get("status") for c in calls], [404], "create_message attempts (a 404 is not retried)",
+           req="ASSENT-DISC-011")
+        failure = got["approver_delivery_failed"]
+        eq(got["state"], "pending", "state after the failed delivery", req="ASSENT-REQ-028")
+        eq(failure.get("attempts"), len(calls), "attempts", req="ASSENT-REQ-028")
+        created, at = parse_time(got["created_at"]), parse_time(failure["at"])
+        check(created <= at <= time.time() + 5, "at must be the moment the delivery was given up",
+              actual=failure, req="ASSENT-REQ-028")
+        mine = ag.ok("access.get", {"request_id": rid})["request"]
+        eq(mine["approver_delivery_failed"], failure, "approver_delivery_failed seen by the originator",
+           req="ASSENT-REQ-028")
+        entries = [e for e in t.audit_entries()
+                   if e["action"] == "approver.delivery_failed" and e["subject"].get("request_id") == rid]
+        eq(len(entries), 1, "approver.delivery_failed entries for the request", req="ASSENT-AUDIT-009")
+        e = entries[0]
+        eq((e["actor"], e["outcome"], e["subject"]), ({"role": "system"}, "error", {"request_id": rid, "count": len(calls)}),
+           "actor, outcome, subject", req="ASSENT-AUDIT-009")
+        check("Unknown Channel" not in json.dumps(e), "the entry must not carry Discord's answer", actual=e,
+              req="ASSENT-AUDIT-009")
+    finally:
+        mock.config(channels=None)
+
+
 @case("discord/logs/no-bot-token", req="ASSENT-DISC-010", profile=D, needs=("mock", "launch"))
 def test_no_token_logged(t):
     """The bot token and Discord's answers never appear in the target's log."""

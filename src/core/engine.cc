@@ -542,6 +542,9 @@ Result<RequestView> Engine::ToView(store::ReadTx& tx, const store::RequestRow& r
   v.approvals_required = r.approvals_required;
   v.decision_note = r.decision_note;
   v.grant_id = r.grant_id;
+  if (r.approver_delivery_failed_at)
+    v.approver_delivery_failed = ApproverDeliveryFailure{
+        *r.approver_delivery_failed_at, r.approver_delivery_attempts.value_or(1)};
   v.revision = r.revision;
   return v;
 }
@@ -1087,6 +1090,32 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
     }
     ASSIGN_OR_RETURN(result.request, ToView(c.tx, *r));
     out = std::move(result);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return *out;
+}
+
+Result<RequestView> Engine::RecordApproverDeliveryFailed(const std::string& request_id,
+                                                         int64_t attempts) {
+  std::optional<RequestView> out;
+  Status st = Mutate([&](TxContext& c) -> Status {
+    out.reset();
+    ASSIGN_OR_RETURN(auto r, c.tx.GetRequest(request_id));
+    if (!r) return NotFoundErr("request", request_id);
+    ASSENT_RETURN_IF_ERROR(MakeCurrent(c, *r));
+    // Not a transition: the state stays, no event is sent, and no outbox row is written
+    // (the channel that just failed is the one that would carry it). The revision moves
+    // so that access.wait reports the change (ASSENT-REQ-028).
+    r->approver_delivery_failed_at = c.now;
+    r->approver_delivery_attempts = std::max<int64_t>(attempts, 1);
+    ++r->revision;
+    ASSENT_RETURN_IF_ERROR(c.tx.UpdateRequest(*r));
+    ASSENT_RETURN_IF_ERROR(c.Audit(SystemActor(), "approver.delivery_failed",
+                                   {{"request_id", r->id},
+                                    {"count", *r->approver_delivery_attempts}},
+                                   "error"));
+    ASSIGN_OR_RETURN(out, ToView(c.tx, *r));
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -115,6 +115,15 @@ class Engine {
   Result<RequestView> ExtendRequest(const Caller& caller, const std::string& request_id,
                                     int64_t timeout_s);
   Result<DecideResult> Decide(const Caller& caller, const DecideParams& params);
+  // An approver channel (the Discord outbox) gave up a delivery about the request after
+  // `attempts` calls (ASSENT-DISC-011). One transaction marks the request
+  // (approver_delivery_failed = {now, attempts}; state unchanged, no event, revision + 1
+  // so access.wait sees it) and audits "approver.delivery_failed" (actor system, subject
+  // request_id and count, outcome error: ASSENT-AUDIT-009, ASSENT-REQ-028). Nothing of the
+  // channel's answer is taken, so none can reach the audit log. kNotFound for an unknown
+  // request; kAuditUnavailable when nothing could be committed.
+  Result<RequestView> RecordApproverDeliveryFailed(const std::string& request_id,
+                                                   int64_t attempts);
 
   // ---- Grants and reveal (ASSENT-GRANT-*, ASSENT-REVEAL-*) ----
   Result<std::vector<GrantView>> ListGrants(const Caller& caller,

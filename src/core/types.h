@@ -96,6 +96,13 @@ struct Originator {
   std::string name = {};
 };
 
+// The latest delivery to an approval channel (the Discord message, its edits) the server
+// gave up on (ASSENT-REQ-028).
+struct ApproverDeliveryFailure {
+  TimeMs at = 0;
+  int64_t attempts = 0;
+};
+
 struct RequestView {
   std::string request_id = {};
   std::string state = {};
@@ -113,6 +120,7 @@ struct RequestView {
   int64_t approvals_required = 1;
   std::optional<std::string> decision_note = {};
   std::optional<std::string> grant_id = {};
+  std::optional<ApproverDeliveryFailure> approver_delivery_failed = {};
   int64_t revision = 0;  // not on the wire; changes whenever the request does
 };
 

@@ -153,7 +153,12 @@ json RequestToJson(const core::RequestView& r) {
               {"approvals", r.approvals},
               {"approvals_required", r.approvals_required},
               {"decision_note", OrNull(r.decision_note)},
-              {"grant_id", OrNull(r.grant_id)}};
+              {"grant_id", OrNull(r.grant_id)},
+              {"approver_delivery_failed",
+               r.approver_delivery_failed
+                   ? json{{"at", FormatTimeMs(r.approver_delivery_failed->at)},
+                          {"attempts", r.approver_delivery_failed->attempts}}
+                   : json(nullptr)}};
 }
 
 json GrantToJson(const core::GrantView& g) {

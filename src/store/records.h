@@ -64,6 +64,10 @@ struct RequestRow {
   std::optional<std::string> decision_note;
   std::optional<std::string> grant_id;
   int64_t revision = 0;  // +1 on every change; access.wait watches it
+  // The latest approver delivery given up (ASSENT-REQ-028): when, and after how many
+  // calls. Both absent until one is.
+  std::optional<TimeMs> approver_delivery_failed_at;
+  std::optional<int64_t> approver_delivery_attempts;
 };
 
 struct VoteRow {

@@ -141,10 +141,17 @@ CREATE TABLE meta (
 );
 )sql";
 
+// Version 2: a request remembers the latest approver delivery (e.g. its Discord message)
+// the server gave up on (ASSENT-REQ-028); NULL until one is.
+constexpr const char kV2[] = R"sql(
+ALTER TABLE requests ADD COLUMN approver_delivery_failed_at INTEGER;
+ALTER TABLE requests ADD COLUMN approver_delivery_attempts INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<const char*>& SqliteMigrations() {
-  static const std::vector<const char*> kMigrations = {kV1};
+  static const std::vector<const char*> kMigrations = {kV1, kV2};
   return kMigrations;
 }
 

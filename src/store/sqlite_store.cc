@@ -97,7 +97,8 @@ SecretRow ReadSecret(Stmt& s) {
 #define REQUEST_COLS                                                                    \
   "seq, id, originator, client_request_id, content_hash, secrets, reason, ttl_s, mode, " \
   "command, command_hash, approvals_required, approvals, uses_per_secret, state, "        \
-  "created_at, expires_at, decided_at, decision_note, grant_id, revision"
+  "created_at, expires_at, decided_at, decision_note, grant_id, revision, "              \
+  "approver_delivery_failed_at, approver_delivery_attempts"
 RequestRow ReadRequest(Stmt& s) {
   RequestRow r;
   r.seq = s.ColInt(0);
@@ -121,6 +122,8 @@ RequestRow ReadRequest(Stmt& s) {
   r.decision_note = s.ColOptText(18);
   r.grant_id = s.ColOptText(19);
   r.revision = s.ColInt(20);
+  r.approver_delivery_failed_at = s.ColOptInt(21);
+  r.approver_delivery_attempts = s.ColOptInt(22);
   return r;
 }
 
@@ -461,9 +464,9 @@ class SqliteTx final : public Tx {
         "INSERT INTO requests (id, originator, client_request_id, content_hash, secrets,"
         " reason, ttl_s, mode, command, command_hash, approvals_required, approvals,"
         " uses_per_secret, state, created_at, expires_at, decided_at, decision_note,"
-        " grant_id, revision)"
+        " grant_id, revision, approver_delivery_failed_at, approver_delivery_attempts)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-        " ?17, ?18, ?19, ?20)",
+        " ?17, ?18, ?19, ?20, ?21, ?22)",
         [&](Stmt& s) {
           s.Text(1, r.id);
           s.Text(2, r.originator);
@@ -485,6 +488,8 @@ class SqliteTx final : public Tx {
           s.OptText(18, r.decision_note);
           s.OptText(19, r.grant_id);
           s.Int(20, r.revision);
+          s.OptInt(21, r.approver_delivery_failed_at);
+          s.OptInt(22, r.approver_delivery_attempts);
         },
         "InsertRequest");
     if (!st.ok()) return st;
@@ -494,7 +499,8 @@ class SqliteTx final : public Tx {
   Status UpdateRequest(const RequestRow& r) override {
     return WriteOne(
         "UPDATE requests SET state = ?2, expires_at = ?3, decided_at = ?4,"
-        " decision_note = ?5, grant_id = ?6, revision = ?7, approvals = ?8 WHERE id = ?1",
+        " decision_note = ?5, grant_id = ?6, revision = ?7, approvals = ?8,"
+        " approver_delivery_failed_at = ?9, approver_delivery_attempts = ?10 WHERE id = ?1",
         [&](Stmt& s) {
           s.Text(1, r.id);
           s.Text(2, r.state);
@@ -504,6 +510,8 @@ class SqliteTx final : public Tx {
           s.OptText(6, r.grant_id);
           s.Int(7, r.revision);
           s.Int(8, r.approvals);
+          s.OptInt(9, r.approver_delivery_failed_at);
+          s.OptInt(10, r.approver_delivery_attempts);
         },
         "UpdateRequest");
   }

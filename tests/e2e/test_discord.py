@@ -5,10 +5,11 @@ three roles) wired to one shared mock Discord, which is reset between tests. The
 is driven over JSON-RPC like any client; Discord users are driven through the mock's
 control API (clicks signed with the mock's application key, reactions, faults).
 
-Covers ASSENT-DISC-001..009: approve, deny, quorum of two, unlisted clicker, forged and
-stale signatures, a replayed interaction, a 429 storm, 500s and lost answers, a daemon
-killed with posts pending (no loss, no duplicate), reactions mode, and the edits on
-timeout, cancel and a decision taken elsewhere.
+Covers ASSENT-DISC-001..009 and 011: approve, deny, quorum of two, unlisted clicker, forged
+and stale signatures, a replayed interaction, a 429 storm, 500s and lost answers, a daemon
+killed with posts pending (no loss, no duplicate), a post Discord refuses for good (given
+up, audited, shown on the request), reactions mode, and the edits on timeout, cancel and a
+decision taken elsewhere.
 
 Run: /usr/bin/python3 -m pytest -q tests/e2e/test_discord.py
 The daemon comes from $ASSENTD_BIN, else $ASSENT_BUILD_DIR/assentd, else build/assentd.
@@ -445,6 +446,39 @@ def test_daemon_killed_while_rate_limited_posts_after_restart(make_daemon, mock)
     d.start()
     message_for(mock, rid, timeout=20)
     assert len([m for m in mock.messages() if rid in m["content"]]) == 1
+
+
+def test_a_post_discord_refuses_is_given_up_audited_and_shown_on_the_request(make_daemon, mock):
+    # ASSENT-DISC-011, ASSENT-AUDIT-009, ASSENT-REQ-028: a wrong channel id is a 404 no
+    # retry can fix; the post is given up at once, audited, and the request says so.
+    mock.config(channels=["1100000000000000999"])
+    d = make_daemon()
+    d.put_secret()
+    req = d.request()
+    assert req["approver_delivery_failed"] is None
+    rid = req["request_id"]
+
+    def marked():
+        r = d.state(rid)
+        return r if r["approver_delivery_failed"] else None
+    got = wait_until(marked, what="the request to show the failed delivery")
+    assert got["state"] == "pending"
+    assert got["approver_delivery_failed"]["attempts"] == 1
+    # The agent that asked sees it too: nobody on Discord saw its request.
+    mine = d.rpc("access.get", {"request_id": rid})["request"]
+    assert mine["approver_delivery_failed"] == got["approver_delivery_failed"]
+    posts = mock.requests(operation="create_message")
+    assert [c["status"] for c in posts] == [404]
+    assert d.outbox_depth() == 0
+
+    entries = d.rpc("audit.list", {"limit": 1000}, role="admin")["entries"]
+    failed = [e for e in entries if e["action"] == "approver.delivery_failed"]
+    assert len(failed) == 1
+    assert failed[0]["actor"] == {"role": "system"}
+    assert failed[0]["outcome"] == "error"
+    assert failed[0]["subject"] == {"request_id": rid, "count": 1}
+    assert "Unknown Channel" not in json.dumps(entries)
+    assert d.rpc("audit.verify", role="admin")["ok"] is True
 
 
 # ---- edits when the request ends elsewhere -------------------------------------------

@@ -40,14 +40,16 @@ Result<std::vector<core::RequestView>> EngineBackend::ListPending(int64_t limit)
 }
 
 void EngineBackend::RecordDeliveryDead(const std::string& request_id, const std::string& kind,
-                                       int64_t attempts, const std::string& error) {
-  // The spec's AuditAction enum has no action for a failed approver delivery yet
-  // (requested: "approver.delivery_failed"); until it does, the failure is logged and
-  // kept on the outbox row (state dead, last_error), where CountOutbox("dead") sees it.
-  log::Error("discord.delivery_dead", {{"request_id", request_id},
-                                       {"kind", kind},
-                                       {"attempts", std::to_string(attempts)},
-                                       {"error", error}});
+                                       int64_t attempts, const std::string&) {
+  // Audited and marked on the request in one engine transaction (ASSENT-DISC-011,
+  // ASSENT-AUDIT-009, ASSENT-REQ-028). The error summary stays out of it: the outbox
+  // worker has logged it, and the audit subject has no room for Discord's words.
+  if (request_id.empty()) return;
+  auto r = engine_.RecordApproverDeliveryFailed(request_id, attempts);
+  if (!r.ok())
+    log::Error("discord.delivery_dead_not_recorded", {{"request_id", request_id},
+                                                      {"kind", kind},
+                                                      {"error", r.status().message()}});
 }
 
 }  // namespace assent::discord

@@ -191,5 +191,52 @@ TEST_F(EngineIntegrationTest, ClickAfterTheDeadlineIsAlreadyDecided) {
   EXPECT_NE(r["data"]["content"].get<std::string>().find("already decided"), std::string::npos);
 }
 
+TEST_F(EngineIntegrationTest, APostFailingEveryAttemptIsDeadAuditedAndVisibleOnTheRequest) {
+  // Discord answers every post with a 503 and a body the daemon must not keep.
+  const std::string secret_words = "cloudflare-says-no-9f3a";
+  shared_->fallback = [&](const HttpCall&) {
+    return FakeTransport::Reply(503, "<html>" + secret_words + "</html>");
+  };
+  const std::string rid = CreateRequest();
+  const int64_t max_attempts = DiscordConfig{}.max_attempts;
+  for (int64_t i = 0; i < max_attempts; ++i) {
+    EXPECT_EQ(approver_->outbox().RunOnce(), 1) << "attempt " << i + 1;
+    clock_.AdvanceMs(DiscordConfig{}.backoff_cap_ms);
+  }
+  EXPECT_EQ(approver_->outbox().RunOnce(), 0) << "a dead row is not tried again";
+  EXPECT_EQ(Calls().size(), static_cast<size_t>(max_attempts));
+
+  int64_t dead = 0;
+  ASSERT_TRUE(store_
+                  ->WithReadTransaction([&](store::ReadTx& tx) -> Status {
+                    dead = *tx.CountOutbox("dead");
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(dead, 1);
+
+  // Visible on the request, to its originator too, and the request is still pending.
+  auto got = engine_->GetRequest(Agent(client_id_), rid);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, "pending");
+  ASSERT_TRUE(got->approver_delivery_failed.has_value());
+  EXPECT_EQ(got->approver_delivery_failed->attempts, max_attempts);
+
+  // Audited once, as the system, without Discord's answer.
+  auto audit = engine_->ListAudit(0, 1000);
+  ASSERT_TRUE(audit.ok());
+  int entries = 0;
+  for (const auto& e : audit->entries) {
+    EXPECT_EQ(e.subject_json.find(secret_words), std::string::npos);
+    if (e.action != "approver.delivery_failed") continue;
+    ++entries;
+    EXPECT_EQ(e.outcome, "error");
+    EXPECT_EQ(json::parse(e.actor_json), (json{{"role", "system"}}));
+    EXPECT_EQ(json::parse(e.subject_json), (json{{"request_id", rid}, {"count", max_attempts}}));
+  }
+  EXPECT_EQ(entries, 1);
+  EXPECT_TRUE(engine_->VerifyAudit()->ok);
+}
+
 }  // namespace
 }  // namespace assent::discord

@@ -257,6 +257,31 @@ TEST_F(MethodsDomain, AGrantExpiryEventMatchesItsSchema) {
   EXPECT_TRUE(saw_expired);
 }
 
+TEST_F(MethodsDomain, AGivenUpApproverDeliveryShowsOnTheRequestAndInTheAudit) {
+  const std::string agent = Hello();
+  Call("secret.put", Admin(), {{"name", "A"}, {"value", "v"}});
+  json r = Call("access.request", Agent(agent), {{"secrets", {"A"}}, {"reason", "r"}});
+  const std::string rid = r["request"]["request_id"];
+  EXPECT_TRUE(r["request"]["approver_delivery_failed"].is_null());
+  clock_.AdvanceMs(2500);
+  ASSERT_TRUE(engine_->RecordApproverDeliveryFailed(rid, 10).ok());
+  // Call() checks each result against its schema (ApproverDeliveryFailure included).
+  for (const auto& ctx : {Agent(agent), Approver(), Admin()}) {
+    json got = Call("access.get", ctx, {{"request_id", rid}});
+    EXPECT_EQ(got["request"]["approver_delivery_failed"],
+              (json{{"at", FormatTimeMs(clock_.NowMs())}, {"attempts", 10}}));
+  }
+  json listed = Call("access.list", Admin(), json::object());
+  EXPECT_EQ(listed["requests"][0]["approver_delivery_failed"]["attempts"], 10);
+  json entries = Call("audit.list", Admin(), {{"limit", 1000}})["entries"];
+  ASSERT_FALSE(entries.empty());
+  const json& last = entries.back();
+  EXPECT_EQ(last["action"], "approver.delivery_failed");
+  EXPECT_EQ(last["subject"], (json{{"request_id", rid}, {"count", 10}}));
+  auto err = registry_->ValidateRef("schemas/audit.json#/definitions/AuditEntry", last);
+  EXPECT_FALSE(err.has_value()) << last.dump();
+}
+
 TEST_F(MethodsDomain, AWrongRoleIsForbiddenWithTheRequiredRoles) {
   const std::string agent = Hello();
   const std::string rq = "rq_" + std::string(32, '1');

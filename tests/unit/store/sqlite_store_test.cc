@@ -103,6 +103,47 @@ TEST(StoreSqlite, MigratesAnEmptyVersionZeroFile) {
   EXPECT_EQ(*store->SchemaVersion(), SqliteStore::CodeSchemaVersion());
 }
 
+TEST(StoreSqlite, AVersionOneDatabaseGainsAnEmptyApproverDeliveryMark) {
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store
+                    ->WithTransaction([](Tx& tx) -> Status {
+                      ASSENT_RETURN_IF_ERROR(tx.InsertClient(Client("cl_1")));
+                      return tx.InsertRequest(Request("rq_1", "cl_1")).status();
+                    })
+                    .ok());
+    // Back to what version 1 wrote: the request table without the version 2 columns.
+    ASSERT_TRUE(store
+                    ->ExecForTesting(
+                        "ALTER TABLE requests DROP COLUMN approver_delivery_failed_at;"
+                        "ALTER TABLE requests DROP COLUMN approver_delivery_attempts;"
+                        "PRAGMA user_version = 1;")
+                    .ok());
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(*store->SchemaVersion(), SqliteStore::CodeSchemaVersion());
+  std::optional<RequestRow> before, after;
+  ASSERT_TRUE(store
+                  ->WithTransaction([&](Tx& tx) -> Status {
+                    before = **tx.GetRequest("rq_1");
+                    RequestRow r = *before;
+                    r.approver_delivery_failed_at = 7000;
+                    r.approver_delivery_attempts = 10;
+                    ASSENT_RETURN_IF_ERROR(tx.UpdateRequest(r));
+                    after = **tx.GetRequest("rq_1");
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_FALSE(before->approver_delivery_failed_at.has_value());
+  EXPECT_FALSE(before->approver_delivery_attempts.has_value());
+  EXPECT_EQ(after->approver_delivery_failed_at, 7000);
+  EXPECT_EQ(after->approver_delivery_attempts, 10);
+}
+
 TEST(StoreSqlite, TransactionCommitsOnlyWhenTheFunctionReturnsOk) {
   auto store = OpenOrDie(":memory:");
   ASSERT_TRUE(store);
