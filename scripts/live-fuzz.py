@@ -22,6 +22,8 @@ Checks (each violation is printed with the offending exchange):
                carries the status of its name; 429/503 carry a Retry-After equal to
                retry_after_s (ASSENT-HTTP-020); JSON bodies are application/json
   events       every SSE event's data validates against its x-events schema, ids increase
+  desync       a request with a body the server does not read (GET, HEAD, OPTIONS,
+               DELETE) leaves the keep-alive connection usable for the next request
   leak         no planted secret value (as text or base64), token or client key appears
                in any response body, SSE event, /metrics, or the daemon's log
                (ASSENT-RPC-021, ASSENT-EVT-004, ASSENT-HTTP-008); a revealed sealed box
@@ -93,10 +95,19 @@ class Spec:
         for f in sorted((self.dir / "schemas").glob("*.json")):
             self.store[f.as_uri()] = json.loads(f.read_text())
         self.base = (self.dir / "openrpc.json").as_uri()
-        self._validators = {}
-        self._lock = threading.Lock()
-        http = self.schema("schemas/http.json#/definitions/HttpErrorName")
-        self.http_error_names = set(http.get("enum", []))
+        self._local = threading.local()
+        # HttpError definitions by the name they fix ({"error": {"const": name}}), and the
+        # status of each name (PROTOCOL.md §2; bad_signature and unauthorized share 401).
+        self.http_error_refs = {}
+        for key, d in self.store[self.uri("schemas/http.json")]["definitions"].items():
+            const = d.get("properties", {}).get("error", {}).get("const")
+            if const:
+                self.http_error_refs[const] = "schemas/http.json#/definitions/" + key
+        self.http_error_status = {
+            "bad_request": 400, "unauthorized": 401, "bad_signature": 401,
+            "peer_forbidden": 403, "not_found": 404, "method_not_allowed": 405,
+            "payload_too_large": 413, "unsupported_media_type": 415,
+            "unsupported_version": 426, "locked_out": 429, "too_many_subscribers": 503}
 
     def uri(self, ref):
         return self.base.rsplit("/", 1)[0] + "/" + ref
@@ -110,15 +121,18 @@ class Spec:
         return doc
 
     def validator(self, ref):
-        with self._lock:
-            v = self._validators.get(ref)
-            if v is None:
-                uri = self.uri(ref)
-                resolver = RefResolver(base_uri=uri, referrer=self.store[uri.split("#")[0]],
-                                       store=self.store)
-                v = Draft7Validator({"$ref": uri}, resolver=resolver)
-                self._validators[ref] = v
-            return v
+        # One validator per thread: a RefResolver keeps a scope stack while it resolves,
+        # so sharing one between threads resolves refs against the wrong file.
+        cache = getattr(self._local, "validators", None)
+        if cache is None:
+            cache = self._local.validators = {}
+        v = cache.get(ref)
+        if v is None:
+            uri = self.uri(ref)
+            resolver = RefResolver(base_uri=uri, referrer=self.store[uri.split("#")[0]],
+                                   store=self.store)
+            v = cache[ref] = Draft7Validator({"$ref": uri}, resolver=resolver)
+        return v
 
     def errors_of(self, ref, value):
         """A short description of the first schema error, or None."""
@@ -513,6 +527,22 @@ class Violation(Exception):
     pass
 
 
+# Findings reported to the owners of src/ and not yet fixed: reported as "known" and not
+# failing the run (unless --strict), so that CI still catches every new finding. Each
+# entry: (id, kind, regex on the message). Remove an entry once its fix lands.
+KNOWN = [
+    # OPTIONS on a known path answers 404 (not 405 + Allow, ASSENT-HTTP-004), and a body
+    # sent with it is left unread, so the next request on that keep-alive connection is
+    # parsed from the body's bytes (400/414 "http_error").
+    ("http-options-404", "status", r"^HTTP 404 is not a status the spec gives OPTIONS "),
+    # cpp-httplib does not read the body of a GET, HEAD or OPTIONS request and keeps the
+    # connection open, so the body's bytes become the start of the next request, which is
+    # answered 400/414 with the undocumented HttpError name "http_error".
+    ("http-unread-body-desync", "desync",
+     r"^the request after a (GET|HEAD|OPTIONS) \S+ with a [0-9]+-byte body"),
+]
+
+
 def show(data):
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
@@ -530,6 +560,9 @@ class Fuzzer:
         self.lock = threading.Lock()
         self.violations = []
         self.kinds = {}
+        self.known = {}
+        self.reveals = 0
+        self.events_checked = 0
         self.seen = {}
         self.count = 0
         self.statuses = {}
@@ -552,6 +585,12 @@ class Fuzzer:
         return h
 
     def violation(self, kind, message, exchange=None):
+        if not self.args.strict:
+            for known_id, known_kind, pattern in KNOWN:
+                if kind == known_kind and re.search(pattern, message):
+                    with self.lock:
+                        self.known[known_id] = self.known.get(known_id, 0) + 1
+                    return
         with self.lock:
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
             # The first two of each distinct finding say enough.
@@ -613,10 +652,10 @@ class Fuzzer:
     def check_answer(self, method, path, headers, body, r, calls):
         """Checks one answer; False when it broke a rule."""
         with self.lock:
-            before = sum(self.kinds.values())
+            before = sum(self.kinds.values()) + sum(self.known.values())
         self._check_answer(method, path, headers, body, r, calls)
         with self.lock:
-            return sum(self.kinds.values()) == before
+            return sum(self.kinds.values()) + sum(self.known.values()) == before
 
     def _check_answer(self, method, path, headers, body, r, calls):
         exchange = ("%s %s %s" % (method, path, show(body or b"")),
@@ -675,16 +714,28 @@ class Fuzzer:
         except ValueError:
             self.violation("schema", "the body is not JSON", exchange)
             return
-        if base == "/readyz":
+        if base == "/readyz" and method == "GET":
             err = self.spec.errors_of("schemas/http.json#/definitions/ReadyBody", doc)
             if err:
                 self.violation("schema", "/readyz body: " + err, exchange)
             return
         is_rpc = base == "/rpc" and method == "POST" and not (isinstance(doc, dict) and "error" in doc and isinstance(doc.get("error"), str))
         if not is_rpc:
-            err = self.spec.errors_of("schemas/http.json#/definitions/HttpError", doc)
+            # Validate against the definition of the body's own error name, for a precise
+            # message, then the status the spec gives that name.
+            name = doc.get("error") if isinstance(doc, dict) else None
+            ref = self.spec.http_error_refs.get(name)
+            if ref is None:
+                self.violation("schema", "HttpError name %r is not in http.json" % (name,),
+                               exchange)
+                return
+            err = self.spec.errors_of(ref, doc)
             if err:
-                self.violation("schema", "HttpError body: " + err, exchange)
+                self.violation("schema", "HttpError %s body: %s" % (name, err), exchange)
+            want = self.spec.http_error_status.get(name)
+            if want and status != want:
+                self.violation("status", "HttpError %s with HTTP %d, the spec says %d" %
+                               (name, status, want), exchange)
             return
         err = self.spec.errors_of("schemas/envelope.json#/definitions/ResponseBody", doc)
         if err:
@@ -814,6 +865,7 @@ class Fuzzer:
                     self.violation("events", "%s: %s data is not JSON: %s" % (name, t, show(fields.get("data", ""))))
                     continue
                 ref = self.spec.events[t]["schema"]["$ref"]
+                self.events_checked += 1
                 err = self.spec.errors_of(ref, data)
                 if err:
                     self.violation("events", "%s: %s data off its schema: %s — %s" % (name, t, err, show(data)))
@@ -965,7 +1017,24 @@ class Fuzzer:
         else:
             body = json.dumps({"jsonrpc": "2.0", "method": rng.choice(
                 ["system.ping", "rpc.discover", "system.info"]), "id": 7}).encode()
-        self.send(session, method, path, h, body, {"1": "system.ping", "7": "?"})
+        r = self.send(session, method, path, h, body, {"1": "system.ping", "7": "?"})
+        if r is not None and body and method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            # A body the server does not read must not leak into the next request on the
+            # same keep-alive connection (it would be parsed as that request's start).
+            probe = b'{"jsonrpc":"2.0","method":"system.ping","id":1}'
+            try:
+                p = session.post(self.d.url + "/rpc", headers=self.headers("admin"), data=probe,
+                                 timeout=self.args.request_timeout)
+                if p.status_code != 200:
+                    self.violation("desync", "the request after a %s %s with a %d-byte body on "
+                                   "the same connection was answered %d" %
+                                   (method, path, len(body), p.status_code),
+                                   ("%s %s %s, then POST /rpc %s" % (method, path, show(body),
+                                                                      probe.decode()),
+                                    "%d %s" % (p.status_code, show(p.content))))
+            except requests.RequestException:
+                pass
+            session.close()
 
     def flow(self, session, rng):
         """request → decide → reveal, then open the sealed box (ASSENT-REVEAL-005)."""
@@ -998,6 +1067,8 @@ class Fuzzer:
             return
         if opened != self.planted[name]:
             self.violation("reveal", "the sealed value of %s opened to other bytes" % name)
+        with self.lock:
+            self.reveals += 1
 
     def worker(self, index, deadline):
         rng = random.Random("%s/%d" % (self.args.seed, index))
@@ -1073,6 +1144,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--request-timeout", type=float, default=15)
     ap.add_argument("--keep", action="store_true", help="keep the data directory and log")
+    ap.add_argument("--strict", action="store_true", help="fail on the KNOWN findings too")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
@@ -1093,9 +1165,14 @@ def main():
         fuzzer.check_leak("the daemon's log", daemon.log_text())
         daemon.cleanup(args.keep or bool(fuzzer.violations))
     elapsed = time.time() - started
-    print("live-fuzz: %d calls in %.1f s (%.0f/s); statuses %s" % (
-        fuzzer.count, elapsed, fuzzer.count / max(elapsed, 1e-9),
-        ", ".join("%d×%d" % (n, s) for s, n in sorted(fuzzer.statuses.items()))))
+    print("live-fuzz: %d calls in %.1f s (%.0f/s); statuses %s; %d SSE events checked; "
+          "%d sealed values opened" % (
+              fuzzer.count, elapsed, fuzzer.count / max(elapsed, 1e-9),
+              ", ".join("%d×%d" % (n, s) for s, n in sorted(fuzzer.statuses.items())),
+              fuzzer.events_checked, fuzzer.reveals))
+    if fuzzer.known:
+        print("live-fuzz: known findings, not failing the run (see KNOWN; --strict fails on "
+              "them): %s" % ", ".join("%s ×%d" % kv for kv in sorted(fuzzer.known.items())))
     if fuzzer.violations:
         print("live-fuzz: %d violation(s) (%s); seed %d%s" % (
             sum(fuzzer.kinds.values()) or len(fuzzer.violations),
