@@ -252,6 +252,9 @@ namespace {
 Status TimeOutRequest(TxContext& c, store::RequestRow& r) {
   assert(r.state == "pending");
   r.state = ASSENT_FAULT("timed-out-reported-denied") ? "denied" : "timed_out";
+  // Every final state has decided_at (access.json); a timeout happened at the deadline,
+  // even when the sweep that records it runs later.
+  r.decided_at = std::min(c.now, r.expires_at);
   ++r.revision;
   ASSENT_RETURN_IF_ERROR(c.tx.UpdateRequest(r));
   ASSENT_RETURN_IF_ERROR(c.Audit(SystemActor(), "request.timeout", {{"request_id", r.id}}));
@@ -266,6 +269,7 @@ Status CancelRequestRow(TxContext& c, store::RequestRow& r, const json& actor,
                         const char* cancelled_by) {
   assert(r.state == "pending");
   r.state = "cancelled";
+  r.decided_at = c.now;
   ++r.revision;
   ASSENT_RETURN_IF_ERROR(c.tx.UpdateRequest(r));
   ASSENT_RETURN_IF_ERROR(c.Audit(actor, "request.cancel", {{"request_id", r.id}}));

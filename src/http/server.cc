@@ -340,6 +340,12 @@ class HttpServer::Impl {
                                   std::to_string(limits::kRpcBodyBytesMax) + " bytes");
         body["limit_bytes"] = limits::kRpcBodyBytesMax;
         SendJson(r, 413, body);
+      } else if (r.status == 400 && q.path == "/rpc" &&
+                 q.get_header_value("Content-Type").rfind("multipart/", 0) == 0) {
+        // cpp-httplib parses multipart bodies itself and fails them before our handler
+        // sees the request: answer what the handler would have (ASSENT-HTTP media type).
+        SendJson(r, 415, HttpError("unsupported_media_type",
+                                   "POST /rpc takes Content-Type: application/json"));
       } else if (r.status == 404) {
         SendJson(r, 404, HttpError("not_found", "no route " + ShownHeader(q.path)));
       } else {

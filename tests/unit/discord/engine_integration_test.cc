@@ -157,12 +157,14 @@ TEST_F(EngineIntegrationTest, ClicksFromTwoUsersApproveThroughTheEngineAndTheMes
   }
   EXPECT_GE(discord_entries, 2);
 
-  // The approval's outbox row edits the message to its final state.
+  // The first vote's outbox row refreshes the tally, the approval's edits the message
+  // to its final state: one post and two edits, the last without buttons.
   approver_->outbox().RunOnce();
   calls = Calls();
-  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[1].method, "PATCH");
-  EXPECT_EQ(json::parse(calls[1].body)["components"], json::array());
+  EXPECT_EQ(calls[2].method, "PATCH");
+  EXPECT_EQ(json::parse(calls.back().body)["components"], json::array());
 }
 
 TEST_F(EngineIntegrationTest, CancelAndTimeoutEditTheMessage) {
