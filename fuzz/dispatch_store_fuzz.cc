@@ -31,9 +31,11 @@
 //   4. A successful secret.reveal sealed to $K opens, with the harness's secret key, to
 //      exactly the value most recently put under that name; a secret.put that succeeds
 //      with value_base64 gave canonical base64 (ASSENT-RPC-028).
+//   5. An answer to an agent never names the other agent's client id unless the call
+//      did (agents see only their own requests and grants, ASSENT-AUTH-009).
 // And after the whole input:
-//   5. audit.verify's chain walk (Engine::VerifyAudit) reports ok.
-//   6. Every stored event validates against its x-events schema, ids strictly increase.
+//   6. audit.verify's chain walk (Engine::VerifyAudit) reports ok.
+//   7. Every stored event validates against its x-events schema, ids strictly increase.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -308,6 +310,7 @@ class Run {
       return;
     }
     CheckNoSecret(reply.body, "answer");
+    CheckScope(ctx, body, reply.body);
     json j = json::parse(reply.body, nullptr, false);
     FUZZ_CHECK(!j.is_discarded(), "the answer is not JSON: " + Shown(reply.body));
     auto err = g_.registry->ValidateRef(kResponseBodyRef, j);
@@ -367,6 +370,21 @@ class Run {
         values_.erase(name);
         unknown_.insert(name);
       }
+    }
+  }
+
+  // Property 5: an agent's answers never name another agent's client id (ASSENT-AUTH-009,
+  // requests and grants of others are invisible), unless the call itself named it (an
+  // error may echo the id it was given).
+  void CheckScope(const rpc::CallContext& ctx, const std::string& body,
+                  const std::string& answer) const {
+    if (ctx.role != rpc::Role::kAgent) return;
+    for (const rpc::CallContext* other : {&agent1_, &agent2_}) {
+      const std::string& id = *other->client_id;
+      if (ctx.client_id == id || body.find(id) != std::string::npos) continue;
+      FUZZ_CHECK(answer.find(id) == std::string::npos,
+                 "an answer to " + ctx.client_id.value_or("an agent without identity") +
+                     " names another agent's client id " + id + ": " + Shown(answer));
     }
   }
 
