@@ -21,7 +21,8 @@ Checks (each violation is printed with the offending exchange):
                (ASSENT-RPC-018..020); every HttpError body validates against http.json and
                carries the status of its name; 429/503 carry a Retry-After equal to
                retry_after_s (ASSENT-HTTP-020); JSON bodies are application/json
-  events       every SSE event's data validates against its x-events schema, ids increase
+  events       every SSE event's data validates against its x-events schema, ids increase,
+               and an agent's stream carries only its own client's events (ASSENT-EVT-008)
   desync       a request with a body the server does not read (GET, HEAD, OPTIONS,
                DELETE) leaves the keep-alive connection usable for the next request
   leak         no planted secret value (as text or base64), token or client key appears
@@ -866,6 +867,12 @@ class Fuzzer:
                     continue
                 ref = self.spec.events[t]["schema"]["$ref"]
                 self.events_checked += 1
+                # ASSENT-EVT-008: an agent's stream carries only its own client's events.
+                own = self.identities.get(name, (None,))[0]
+                theirs = data.get("originator_client_id") if isinstance(data, dict) else None
+                if own and theirs and theirs != own:
+                    self.violation("events", "%s's stream carries an event of %s: %s" %
+                                   (name, theirs, show(data)))
                 err = self.spec.errors_of(ref, data)
                 if err:
                     self.violation("events", "%s: %s data off its schema: %s — %s" % (name, t, err, show(data)))
