@@ -264,14 +264,9 @@ OutboxWorker::Outcome OutboxWorker::Perform(const store::OutboxRow& row) {
 
 OutboxWorker::Outcome OutboxWorker::PostMessage(const store::OutboxRow& row,
                                                 const std::string& request_id) {
-  std::optional<MessageRecord> rec;
-  Status st = store_.WithReadTransaction([&](store::ReadTx& tx) -> Status {
-    auto r = GetMessageRecord(tx, request_id);
-    if (!r.ok()) return r.status();
-    rec = *r;
-    return Status::Ok();
-  });
-  if (!st.ok() || !rec) return {Outcome::Kind::kRetry, "store read failed"};
+  auto read = ReadMessageRecord(store_, request_id);
+  if (!read.ok() || !*read) return {Outcome::Kind::kRetry, "store read failed"};
+  std::optional<MessageRecord>& rec = *read;
   if (!rec->message_id.empty()) return {Outcome::Kind::kDone, ""};  // posted before
 
   auto view = backend_.GetRequest(request_id);
@@ -324,14 +319,9 @@ OutboxWorker::Outcome OutboxWorker::PostMessage(const store::OutboxRow& row,
 
 OutboxWorker::Outcome OutboxWorker::EditMessage(const store::OutboxRow& row,
                                                 const std::string& request_id) {
-  std::optional<MessageRecord> rec;
-  Status st = store_.WithReadTransaction([&](store::ReadTx& tx) -> Status {
-    auto r = GetMessageRecord(tx, request_id);
-    if (!r.ok()) return r.status();
-    rec = *r;
-    return Status::Ok();
-  });
-  if (!st.ok()) return {Outcome::Kind::kRetry, "store read failed"};
+  auto read = ReadMessageRecord(store_, request_id);
+  if (!read.ok()) return {Outcome::Kind::kRetry, "store read failed"};
+  std::optional<MessageRecord>& rec = *read;
   if (!rec || rec->message_id.empty()) {
     if (rec && rec->dead) return {Outcome::Kind::kDone, "no message: its post was given up"};
     if (clock_.NowMs() - row.created_at > kEditWaitForPostMsMax)
@@ -347,7 +337,7 @@ OutboxWorker::Outcome OutboxWorker::EditMessage(const store::OutboxRow& row,
     return {Outcome::Kind::kRetry, "could not read the request"};
   }
   RenderContext ctx{config_.host, config_.mode, rec->button_nonce};
-  RestResult res = rest_.EditMessage(rec->channel_id.empty() ? config_.channel_id : rec->channel_id,
+  RestResult res = rest_.EditMessage(MessageChannel(*rec, config_.channel_id),
                                      rec->message_id, RenderRequestMessage(*view, ctx));
   NoteBucket(res);
   if (!res.ok()) return FromRest(res);
@@ -357,16 +347,11 @@ OutboxWorker::Outcome OutboxWorker::EditMessage(const store::OutboxRow& row,
 
 OutboxWorker::Outcome OutboxWorker::React(const store::OutboxRow&, const std::string& request_id,
                                           const std::string& emoji) {
-  std::optional<MessageRecord> rec;
-  Status st = store_.WithReadTransaction([&](store::ReadTx& tx) -> Status {
-    auto r = GetMessageRecord(tx, request_id);
-    if (!r.ok()) return r.status();
-    rec = *r;
-    return Status::Ok();
-  });
-  if (!st.ok()) return {Outcome::Kind::kRetry, "store read failed"};
+  auto read = ReadMessageRecord(store_, request_id);
+  if (!read.ok()) return {Outcome::Kind::kRetry, "store read failed"};
+  std::optional<MessageRecord>& rec = *read;
   if (!rec || rec->message_id.empty()) return {Outcome::Kind::kDead, "no message to react to"};
-  RestResult res = rest_.AddReaction(rec->channel_id.empty() ? config_.channel_id : rec->channel_id,
+  RestResult res = rest_.AddReaction(MessageChannel(*rec, config_.channel_id),
                                      rec->message_id, emoji);
   NoteBucket(res);
   if (!res.ok()) return FromRest(res);

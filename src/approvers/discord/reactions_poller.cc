@@ -73,7 +73,7 @@ int ReactionsPoller::PollOnce() {
       return Status::Ok();
     });
     if (!st.ok() || !rec || rec->message_id.empty()) continue;
-    const std::string channel = rec->channel_id.empty() ? config_.channel_id : rec->channel_id;
+    const std::string channel = MessageChannel(*rec, config_.channel_id);
 
     bool finished = false;
     const std::set<std::string> voters_before = voters;

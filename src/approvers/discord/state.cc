@@ -40,6 +40,19 @@ Result<std::optional<MessageRecord>> GetMessageRecord(store::ReadTx& tx,
   return std::optional<MessageRecord>(std::move(r));
 }
 
+Result<std::optional<MessageRecord>> ReadMessageRecord(store::Store& store,
+                                                       const std::string& request_id) {
+  std::optional<MessageRecord> rec;
+  Status st = store.WithReadTransaction([&](store::ReadTx& tx) -> Status {
+    auto r = GetMessageRecord(tx, request_id);
+    if (!r.ok()) return r.status();
+    rec = *r;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return rec;
+}
+
 Status PutMessageRecord(store::Tx& tx, const std::string& request_id,
                         const MessageRecord& r) {
   json o = {{"nonce", r.button_nonce},

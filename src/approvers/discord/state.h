@@ -37,6 +37,14 @@ Result<std::optional<MessageRecord>> GetMessageRecord(store::ReadTx& tx,
                                                       const std::string& request_id);
 Status PutMessageRecord(store::Tx& tx, const std::string& request_id,
                         const MessageRecord& record);
+// The same read in a transaction of its own (the worker reads before calling Discord).
+Result<std::optional<MessageRecord>> ReadMessageRecord(store::Store& store,
+                                                       const std::string& request_id);
+// The channel a message lives in: the one recorded at posting, else the configured one.
+inline const std::string& MessageChannel(const MessageRecord& record,
+                                         const std::string& configured_channel) {
+  return record.channel_id.empty() ? configured_channel : record.channel_id;
+}
 
 Result<std::optional<std::string>> GetInteractionAnswer(store::ReadTx& tx,
                                                         const std::string& interaction_id);
