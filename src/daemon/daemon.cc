@@ -398,24 +398,14 @@ int RunDaemon(const DaemonConfig& cfg) {
   if (discord_approver) {
     if (Status st = discord_approver->Start(); !st.ok()) {
       stop_discord();
-      {
-        std::lock_guard<std::mutex> g(sweep_mu);
-        stopping = true;
-      }
-      sweep_cv.notify_all();
-      sweeper.join();
+      stop_sweeper();
       return fail("discord: " + st.message());
     }
   }
 
   if (Status st = server.Start(); !st.ok()) {
     stop_discord();
-    {
-      std::lock_guard<std::mutex> g(sweep_mu);
-      stopping = true;
-    }
-    sweep_cv.notify_all();
-    sweeper.join();
+    stop_sweeper();
     return fail(st.message());
   }
   server.SetReady(true);
@@ -450,12 +440,7 @@ int RunDaemon(const DaemonConfig& cfg) {
   server.Stop();
   stop_discord();
   engine.Unsubscribe(subscription);
-  {
-    std::lock_guard<std::mutex> g(sweep_mu);
-    stopping = true;
-  }
-  sweep_cv.notify_all();
-  sweeper.join();
+  stop_sweeper();
   engine.RecordAudit({{"role", "system"}}, "daemon.stop", json::object(), "ok");
   std::error_code ec;
   std::filesystem::remove(discovery_path, ec);
