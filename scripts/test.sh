@@ -39,6 +39,7 @@ stage "unit, property and corpus replay (ctest)" \
 stage "spec checks" bash scripts/spec-check.sh
 stage "mock Discord" $PY -m pytest -q -p no:cacheprovider tools/mock-discord
 CONFORMANCE_REPORT_DIR="$PWD/$reports/conformance" stage "conformance (reference daemon)" bash conformance/run-reference.sh build
+stage "OpenRPC example pairings (@open-rpc/test-coverage)" bash scripts/openrpc-coverage.sh build
 export ASSENT_BUILD_DIR=build
 for suite in e2e chaos live_fuzz; do
   if compgen -G "tests/$suite/test_*.py" >/dev/null; then
