@@ -95,8 +95,10 @@ class Backend final : public ApprovalBackend {
   Result<std::vector<core::RequestView>> ListPending(int64_t) override {
     return std::vector<core::RequestView>{};
   }
-  void RecordDeliveryDead(const std::string&, const std::string&, int64_t,
-                          const std::string&) override {}
+  Status RecordDeliveryDead(const std::string&, const std::string&, int64_t,
+                            const TxStep&) override {
+    return Status::Ok();
+  }
 };
 
 struct Keys {

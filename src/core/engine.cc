@@ -1100,8 +1100,9 @@ Result<DecideResult> Engine::Decide(const Caller& caller, const DecideParams& p)
   return *out;
 }
 
-Result<RequestView> Engine::RecordApproverDeliveryFailed(const std::string& request_id,
-                                                         int64_t attempts) {
+Result<RequestView> Engine::RecordApproverDeliveryFailed(
+    const std::string& request_id, int64_t attempts,
+    const std::function<Status(store::Tx&)>& also) {
   std::optional<RequestView> out;
   Status st = Mutate([&](TxContext& c) -> Status {
     out.reset();
@@ -1119,6 +1120,7 @@ Result<RequestView> Engine::RecordApproverDeliveryFailed(const std::string& requ
                                    {{"request_id", r->id},
                                     {"count", *r->approver_delivery_attempts}},
                                    "error"));
+    if (also) ASSENT_RETURN_IF_ERROR(also(c.tx));
     ASSIGN_OR_RETURN(out, ToView(c.tx, *r));
     return Status::Ok();
   });

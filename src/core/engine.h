@@ -121,9 +121,11 @@ class Engine {
   // so access.wait sees it) and audits "approver.delivery_failed" (actor system, subject
   // request_id and count, outcome error: ASSENT-AUDIT-009, ASSENT-REQ-028). Nothing of the
   // channel's answer is taken, so none can reach the audit log. kNotFound for an unknown
-  // request; kAuditUnavailable when nothing could be committed.
-  Result<RequestView> RecordApproverDeliveryFailed(const std::string& request_id,
-                                                   int64_t attempts);
+  // request; kAuditUnavailable when nothing could be committed. `also`, when given, runs
+  // in the same transaction (the channel's own bookkeeping that the failure is recorded).
+  Result<RequestView> RecordApproverDeliveryFailed(
+      const std::string& request_id, int64_t attempts,
+      const std::function<Status(store::Tx&)>& also = nullptr);
 
   // ---- Grants and reveal (ASSENT-GRANT-*, ASSENT-REVEAL-*) ----
   Result<std::vector<GrantView>> ListGrants(const Caller& caller,

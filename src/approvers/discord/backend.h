@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "core/types.h"
+#include "store/store.h"
 
 namespace assent::discord {
 
@@ -39,9 +41,14 @@ class ApprovalBackend {
   virtual Result<std::vector<core::RequestView>> ListPending(int64_t limit) = 0;
 
   // An outgoing Discord call was given up for good (the outbox row is dead). The
-  // engine records it so that it is audited and visible on the request.
-  virtual void RecordDeliveryDead(const std::string& request_id, const std::string& kind,
-                                  int64_t attempts, const std::string& error) = 0;
+  // engine records it so that it is audited and visible on the request, and runs `also`
+  // inside that same transaction: the outbox worker passes the removal of the row from
+  // its durable list of dead rows not yet recorded, so a crash leaves either both done or
+  // neither (then Recover() records it at the next start). kNotFound when the request
+  // is gone.
+  using TxStep = std::function<Status(store::Tx&)>;
+  virtual Status RecordDeliveryDead(const std::string& request_id, const std::string& kind,
+                                    int64_t attempts, const TxStep& also) = 0;
 };
 
 }  // namespace assent::discord

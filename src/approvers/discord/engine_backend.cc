@@ -39,17 +39,19 @@ Result<std::vector<core::RequestView>> EngineBackend::ListPending(int64_t limit)
   return std::move(r->requests);
 }
 
-void EngineBackend::RecordDeliveryDead(const std::string& request_id, const std::string& kind,
-                                       int64_t attempts, const std::string&) {
+Status EngineBackend::RecordDeliveryDead(const std::string& request_id,
+                                         const std::string& kind, int64_t attempts,
+                                         const TxStep& also) {
   // Audited and marked on the request in one engine transaction (ASSENT-DISC-011,
-  // ASSENT-AUDIT-009, ASSENT-REQ-028). The error summary stays out of it: the outbox
-  // worker has logged it, and the audit subject has no room for Discord's words.
-  if (request_id.empty()) return;
-  auto r = engine_.RecordApproverDeliveryFailed(request_id, attempts);
+  // ASSENT-AUDIT-009, ASSENT-REQ-028), together with the worker's `also`. The error
+  // summary stays out of it: the outbox worker has logged it, and the audit subject has
+  // no room for Discord's words.
+  auto r = engine_.RecordApproverDeliveryFailed(request_id, attempts, also);
   if (!r.ok())
     log::Error("discord.delivery_dead_not_recorded", {{"request_id", request_id},
                                                       {"kind", kind},
                                                       {"error", r.status().message()}});
+  return r.status();
 }
 
 }  // namespace assent::discord

@@ -21,8 +21,8 @@ class EngineBackend final : public ApprovalBackend {
   Result<core::DecideResult> Vote(const std::string& request_id,
                                   const std::string& discord_user_id, bool approve) override;
   Result<std::vector<core::RequestView>> ListPending(int64_t limit) override;
-  void RecordDeliveryDead(const std::string& request_id, const std::string& kind,
-                          int64_t attempts, const std::string& error) override;
+  Status RecordDeliveryDead(const std::string& request_id, const std::string& kind,
+                            int64_t attempts, const TxStep& also) override;
 
  private:
   core::Engine& engine_;

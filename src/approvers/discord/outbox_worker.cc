@@ -33,6 +33,9 @@ struct OutboxWorker::Outcome {
 
 namespace {
 
+// Rows about a request (posts, edits, reactions) have their failure recorded on it.
+bool HasRequest(const store::OutboxRow& r) { return r.request_id && !r.request_id->empty(); }
+
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -92,7 +95,42 @@ Status OutboxWorker::Recover() {
   });
   if (st.ok() && recovered > 0)
     log::Info("discord.outbox_recovered", {{"rows", std::to_string(recovered)}});
-  return st;
+  if (!st.ok()) return st;
+  // Dead rows whose failure a crash kept from being recorded on the request.
+  std::vector<store::OutboxRow> unrecorded;
+  st = store_.WithReadTransaction([&](store::ReadTx& tx) -> Status {
+    auto ids = GetDeadUnrecorded(tx);
+    if (!ids.ok()) return ids.status();
+    for (int64_t id : *ids) {
+      auto row = tx.GetOutbox(id);
+      if (!row.ok()) return row.status();
+      store::OutboxRow r;
+      if (*row) r = **row;
+      r.id = id;
+      unrecorded.push_back(std::move(r));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  for (const auto& r : unrecorded) RecordDead(r);
+  if (!unrecorded.empty())
+    log::Info("discord.outbox_dead_recovered", {{"rows", std::to_string(unrecorded.size())}});
+  return Status::Ok();
+}
+
+void OutboxWorker::RecordDead(const store::OutboxRow& row) {
+  auto unlist = [id = row.id](store::Tx& tx) -> Status {
+    auto ids = GetDeadUnrecorded(tx);
+    if (!ids.ok()) return ids.status();
+    ids->erase(id);
+    return PutDeadUnrecorded(tx, *ids);
+  };
+  Status st = NotFound("no request");
+  if (HasRequest(row))
+    st = backend_.RecordDeliveryDead(*row.request_id, row.kind, row.attempts, unlist);
+  // Nothing can be recorded about a request that does not exist: drop it from the list
+  // instead of trying at every start. Other failures keep it listed for the next start.
+  if (st.code() == ErrorCode::kNotFound) (void)store_.WithTransaction(unlist);
 }
 
 int OutboxWorker::RunOnce() {
@@ -199,6 +237,12 @@ void OutboxWorker::Process(int64_t row_id) {
     if (!inflight.ok()) return inflight.status();
     inflight->erase(r.id);
     ASSENT_RETURN_IF_ERROR(PutInflight(tx, *inflight));
+    if (r.state == "dead" && HasRequest(r)) {
+      auto unrecorded = GetDeadUnrecorded(tx);
+      if (!unrecorded.ok()) return unrecorded.status();
+      unrecorded->insert(r.id);
+      ASSENT_RETURN_IF_ERROR(PutDeadUnrecorded(tx, *unrecorded));
+    }
     return tx.UpdateOutbox(r);
   });
   if (!st.ok()) {
@@ -212,7 +256,7 @@ void OutboxWorker::Process(int64_t row_id) {
                                        {"kind", r.kind},
                                        {"attempts", std::to_string(r.attempts)},
                                        {"error", out.error}});
-    backend_.RecordDeliveryDead(r.request_id.value_or(""), r.kind, r.attempts, out.error);
+    if (HasRequest(r)) RecordDead(r);
   } else if (r.state == "pending" && out.kind == K::kRetry) {
     log::Warn("discord.outbox_retry", {{"row", std::to_string(r.id)},
                                        {"kind", r.kind},

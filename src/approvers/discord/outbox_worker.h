@@ -18,7 +18,10 @@
 // X-RateLimit-Remaining: 0, pauses calls for X-RateLimit-Reset-After) | dead (after
 // max_attempts, or at once for a 4xx other than 429, which no retry can fix; recorded
 // through ApprovalBackend::RecordDeliveryDead). Claimed rows are listed in the meta
-// table; Recover() at start-up puts rows a crash left inflight back to pending. A
+// table; Recover() at start-up puts rows a crash left inflight back to pending, and
+// records on their requests the dead rows whose failure a crash left unrecorded (a dead
+// row is listed in the transaction that marks it dead; the engine's transaction that
+// records the failure removes it, so each is recorded exactly once). A
 // re-sent post carries the same `nonce` (derived from the row's stored nonce) with
 // `enforce_nonce`, so Discord returns the first message instead of posting twice.
 //
@@ -89,6 +92,9 @@ class OutboxWorker {
  private:
   struct Outcome;
   void Process(int64_t row_id);
+  // Records a dead row's failure on its request; the row leaves the dead-unrecorded list
+  // in the same transaction. An unknown request also takes it off the list.
+  void RecordDead(const store::OutboxRow& row);
   Outcome Perform(const store::OutboxRow& row);
   Outcome PostMessage(const store::OutboxRow& row, const std::string& request_id);
   Outcome EditMessage(const store::OutboxRow& row, const std::string& request_id);

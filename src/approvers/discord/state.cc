@@ -89,8 +89,10 @@ Status PutReactionVoters(store::Tx& tx, const std::string& request_id,
   return tx.PutMeta("discord.rx." + request_id, Dump(json(voters)));
 }
 
-Result<std::set<int64_t>> GetInflight(store::ReadTx& tx) {
-  auto j = GetJson(tx, "discord.outbox.inflight");
+namespace {
+
+Result<std::set<int64_t>> GetIdSet(store::ReadTx& tx, const std::string& key) {
+  auto j = GetJson(tx, key);
   if (!j.ok()) return j.status();
   std::set<int64_t> out;
   if (j->has_value() && (*j)->is_array()) {
@@ -100,8 +102,23 @@ Result<std::set<int64_t>> GetInflight(store::ReadTx& tx) {
   return out;
 }
 
+constexpr char kInflightKey[] = "discord.outbox.inflight";
+constexpr char kDeadUnrecordedKey[] = "discord.outbox.dead_unrecorded";
+
+}  // namespace
+
+Result<std::set<int64_t>> GetInflight(store::ReadTx& tx) { return GetIdSet(tx, kInflightKey); }
+
 Status PutInflight(store::Tx& tx, const std::set<int64_t>& ids) {
-  return tx.PutMeta("discord.outbox.inflight", Dump(json(ids)));
+  return tx.PutMeta(kInflightKey, Dump(json(ids)));
+}
+
+Result<std::set<int64_t>> GetDeadUnrecorded(store::ReadTx& tx) {
+  return GetIdSet(tx, kDeadUnrecordedKey);
+}
+
+Status PutDeadUnrecorded(store::Tx& tx, const std::set<int64_t>& ids) {
+  return tx.PutMeta(kDeadUnrecordedKey, Dump(json(ids)));
 }
 
 Result<std::optional<std::string>> GetBotUserId(store::ReadTx& tx) {

@@ -9,6 +9,10 @@
 //   outbox.inflight        ids of outbox rows claimed by the worker; moved back to
 //                          pending at start-up (a crash mid-call), then re-sent with the
 //                          same nonce so Discord does not post twice (ASSENT-DISC-007)
+//   outbox.dead_unrecorded  ids of outbox rows that turned dead (in the transaction that
+//                          marked them) and whose failure the engine has not yet
+//                          recorded on the request; the engine's transaction removes
+//                          the id, Recover() records what a crash left here
 //   bot_user_id            the bot's own user id (author of its posts), ignored when
 //                          reading reactions
 //
@@ -58,6 +62,9 @@ Status PutReactionVoters(store::Tx& tx, const std::string& request_id,
 
 Result<std::set<int64_t>> GetInflight(store::ReadTx& tx);
 Status PutInflight(store::Tx& tx, const std::set<int64_t>& ids);
+
+Result<std::set<int64_t>> GetDeadUnrecorded(store::ReadTx& tx);
+Status PutDeadUnrecorded(store::Tx& tx, const std::set<int64_t>& ids);
 
 Result<std::optional<std::string>> GetBotUserId(store::ReadTx& tx);
 Status PutBotUserId(store::Tx& tx, const std::string& id);

@@ -117,6 +117,32 @@ TEST_F(CoreApproverDelivery, WithoutItsAuditEntryTheRequestIsNotMarked) {
   EXPECT_EQ(got->revision, r->revision);
 }
 
+TEST_F(CoreApproverDelivery, TheChannelsStepCommitsWithTheMarkOrNotAtAll) {
+  std::string agent = Hello();
+  Put("A", "1");
+  auto r = Ask(agent, {"A"});
+  const Tail before = ReadTail(*store_);
+  // The channel's step fails: neither the mark nor the audit entry is committed.
+  auto refused = engine_->RecordApproverDeliveryFailed(
+      r->request_id, 2, [](store::Tx&) { return Status::Error(ErrorCode::kInternal, "x"); });
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(ReadTail(*store_).audit_seq, before.audit_seq);
+  EXPECT_FALSE(engine_->GetRequest(AdminCaller(), r->request_id)->approver_delivery_failed);
+  // The step succeeds: its write is in the same commit as the mark.
+  auto marked = engine_->RecordApproverDeliveryFailed(r->request_id, 2, [](store::Tx& tx) {
+    return tx.PutMeta("test.step", "done");
+  });
+  ASSERT_TRUE(marked.ok()) << marked.status().message();
+  std::optional<std::string> step;
+  ASSERT_TRUE(store_->WithReadTransaction([&](store::ReadTx& tx) -> Status {
+                      auto v = tx.GetMeta("test.step");
+                      if (v.ok()) step = *v;
+                      return v.status();
+                    }).ok());
+  EXPECT_EQ(step.value_or(""), "done");
+  EXPECT_EQ(ReadTail(*store_).audit_seq, before.audit_seq + 1);
+}
+
 TEST_F(CoreApproverDelivery, AWaiterSeesTheMarkAndItSurvivesARestart) {
   std::string agent = Hello();
   Put("A", "1");

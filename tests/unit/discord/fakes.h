@@ -44,6 +44,8 @@ class FakeBackend final : public ApprovalBackend {
   std::vector<std::string> vote_log;  // "rid user approve|deny"
   std::vector<std::string> dead_log;
   ErrorCode fail_votes_with = ErrorCode::kOk;
+  bool fail_dead_records = false;
+  store::Store* store = nullptr;  // where RecordDeliveryDead runs its `also`
   std::mutex mu;
 
   void Add(const core::RequestView& v) {
@@ -89,10 +91,19 @@ class FakeBackend final : public ApprovalBackend {
     return out;
   }
 
-  void RecordDeliveryDead(const std::string& rid, const std::string& kind, int64_t attempts,
-                          const std::string& error) override {
+  // Runs `also` in a transaction of `store` (when set) like the engine does, unless
+  // fail_dead_records asks to fail it (a crash before the engine's commit).
+  Status RecordDeliveryDead(const std::string& rid, const std::string& kind, int64_t attempts,
+                            const TxStep& also) override {
     std::lock_guard<std::mutex> l(mu);
-    dead_log.push_back(rid + " " + kind + " " + std::to_string(attempts) + " " + error);
+    if (!requests.count(rid)) return NotFound("no such request");
+    if (fail_dead_records) return Status::Error(ErrorCode::kInternal, "injected");
+    if (store && also) {
+      Status st = store->WithTransaction(also);
+      if (!st.ok()) return st;
+    }
+    dead_log.push_back(rid + " " + kind + " " + std::to_string(attempts));
+    return Status::Ok();
   }
 
   size_t votes() {

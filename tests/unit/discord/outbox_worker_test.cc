@@ -66,6 +66,7 @@ class OutboxWorkerTest : public ::testing::Test {
     };
     rest_ = std::make_unique<RestClient>(std::make_unique<FakeTransport>(shared_));
     backend_.Add(MakeRequest(kRid));
+    backend_.store = store_.get();
     MakeWorker();
   }
 
@@ -109,6 +110,16 @@ class OutboxWorkerTest : public ::testing::Test {
     (void)store_->WithReadTransaction([&](store::ReadTx& tx) -> Status {
       auto r = GetMessageRecord(tx, kRid);
       if (r.ok() && r->has_value()) out = **r;
+      return Status::Ok();
+    });
+    return out;
+  }
+
+  std::set<int64_t> DeadUnrecorded() {
+    std::set<int64_t> out;
+    (void)store_->WithReadTransaction([&](store::ReadTx& tx) -> Status {
+      auto r = GetDeadUnrecorded(tx);
+      if (r.ok()) out = *r;
       return Status::Ok();
     });
     return out;
@@ -255,8 +266,44 @@ TEST_F(OutboxWorkerTest, DeadAfterMaxAttemptsAndRecorded) {
   EXPECT_EQ(row.attempts, config_.max_attempts);
   EXPECT_EQ(Calls().size(), static_cast<size_t>(config_.max_attempts));
   ASSERT_EQ(backend_.dead_log.size(), 1u);
-  EXPECT_NE(backend_.dead_log[0].find("request.created 4 HTTP 503"), std::string::npos);
+  EXPECT_EQ(backend_.dead_log[0], std::string(kRid) + " request.created 4");
+  EXPECT_EQ(row.last_error.value_or(""), "HTTP 503");
   EXPECT_TRUE(Record().dead);
+  EXPECT_TRUE(DeadUnrecorded().empty());
+}
+
+TEST_F(OutboxWorkerTest, ADeadRowACrashLeftUnrecordedIsRecordedOnceAtTheNextStart) {
+  int64_t id = Enqueue(kOutboxRequestCreated);
+  Script(FakeTransport::Reply(403, R"({"message":"Missing Access","code":50001})"));
+  backend_.fail_dead_records = true;  // the daemon dies before the engine commits
+  worker_->RunOnce();
+  EXPECT_EQ(Row(id).state, "dead");
+  EXPECT_TRUE(backend_.dead_log.empty());
+  EXPECT_EQ(DeadUnrecorded(), std::set<int64_t>{id});
+
+  backend_.fail_dead_records = false;
+  MakeWorker();  // the daemon restarts
+  ASSERT_TRUE(worker_->Recover().ok());
+  ASSERT_EQ(backend_.dead_log.size(), 1u);
+  EXPECT_EQ(backend_.dead_log[0], std::string(kRid) + " request.created 1");
+  EXPECT_TRUE(DeadUnrecorded().empty());
+  MakeWorker();  // and again: nothing is recorded twice
+  ASSERT_TRUE(worker_->Recover().ok());
+  EXPECT_EQ(backend_.dead_log.size(), 1u);
+}
+
+TEST_F(OutboxWorkerTest, ADeadRowOfARequestThatIsGoneLeavesTheListAtRecovery) {
+  int64_t id = Enqueue(kOutboxRequestCreated);
+  Script(FakeTransport::Reply(403, R"({"message":"Missing Access","code":50001})"));
+  backend_.fail_dead_records = true;
+  worker_->RunOnce();
+  EXPECT_EQ(DeadUnrecorded(), std::set<int64_t>{id});
+  backend_.fail_dead_records = false;
+  backend_.requests.clear();
+  MakeWorker();
+  ASSERT_TRUE(worker_->Recover().ok());
+  EXPECT_TRUE(backend_.dead_log.empty());
+  EXPECT_TRUE(DeadUnrecorded().empty());
 }
 
 TEST_F(OutboxWorkerTest, ClientErrorIsDeadAtOnce) {
