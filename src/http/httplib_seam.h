@@ -4,9 +4,11 @@
 // Unix listener overrides the private virtual process_and_close_socket() to read
 // SO_PEERCRED and then calls the base implementation — which C++ allows only if the
 // member is accessible. Access specifiers do not change the class layout in GCC or
-// Clang, so this is ABI-compatible with the shared library. This header is included by
-// http/server.cc only, and tests/unit/http/server_test.cc
-// (PeerCredSeam.ForeignUidIsRefused) fails loudly if the seam moves in an upgrade.
+// Clang, so this is ABI-compatible with the shared library. http/connection.h builds on
+// the same seam: its own keep-alive loop around the protected process_request(). This
+// header is included by http/connection.h, http/server.cc and their tests only;
+// tests/unit/http/server_test.cc (PeerCredSeamRefusesForeignUid, Connection*) fails
+// loudly if the seam moves in an upgrade.
 #pragma once
 
 // Every standard and system header httplib.h pulls in, first, so the macro below

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
+#include "http/connection.h"
 #include "http/httplib_seam.h"
+#include "http/request_parse.h"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -8,12 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <thread>
-#include <chrono>
 
 #include "base/log.h"
 #include "base/fault.h"
@@ -33,10 +35,10 @@ struct PeerCred {
 };
 thread_local PeerCred tl_peer;
 
-// Reads SO_PEERCRED on the accepted socket, then runs the connection on this thread.
-class UnixServer : public httplib::Server {
+// Reads SO_PEERCRED on the accepted socket; the connection then runs on this thread.
+class UnixServer : public ConnectionServer {
  protected:
-  bool process_and_close_socket(socket_t sock) override {
+  void OnConnection(socket_t sock) override {
     struct ucred cred {};
     socklen_t len = sizeof cred;
     tl_peer = PeerCred{};
@@ -45,17 +47,38 @@ class UnixServer : public httplib::Server {
       tl_peer.known = true;
       tl_peer.uid = cred.uid;
     }
-    return httplib::Server::process_and_close_socket(sock);
   }
 };
 
-class TcpServer : public httplib::Server {
+class TcpServer : public ConnectionServer {
  protected:
-  bool process_and_close_socket(socket_t sock) override {
-    tl_peer = PeerCred{};
-    return httplib::Server::process_and_close_socket(sock);
-  }
+  void OnConnection(socket_t) override { tl_peer = PeerCred{}; }
 };
+
+// The endpoints of spec/PROTOCOL.md §1 with the methods they serve. HEAD is served
+// wherever GET is, as GET without a body (RFC 9110 §9.3.2), so `Allow` names both.
+struct Known {
+  const char* path;
+  const char* allow;
+};
+constexpr Known kKnown[] = {{"/rpc", "POST"},           {"/events", "GET, HEAD"},
+                            {"/healthz", "GET, HEAD"},  {"/readyz", "GET, HEAD"},
+                            {"/metrics", "GET, HEAD"},  {"/discord/interactions", "POST"}};
+
+const Known* FindKnown(const std::string& path) {
+  for (const Known& k : kKnown)
+    if (path == k.path) return &k;
+  return nullptr;
+}
+
+bool EqualsIgnoreCase(const std::string& a, const char* b) {
+  size_t n = std::strlen(b);
+  if (a.size() != n) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
 
 json HttpError(const std::string& name, const std::string& message) {
   return {{"error", name}, {"message", message}};
@@ -67,11 +90,12 @@ void SendJson(httplib::Response& res, int status, const json& body) {
                   "application/json");
 }
 
-// Parses "1" / "1.3" → major; nullopt when malformed.
-std::optional<long> ApiMajor(const std::string& v) {
-  static const std::regex kVersion("^[0-9]{1,9}(\\.[0-9]{1,9})?$");
-  if (v.size() > 32 || !std::regex_match(v, kVersion)) return std::nullopt;
-  return std::stol(v.substr(0, v.find('.')));
+json PayloadTooLarge() {
+  json body = HttpError("payload_too_large", "request body exceeds " +
+                                                 std::to_string(limits::kRpcBodyBytesMax) +
+                                                 " bytes");
+  body["limit_bytes"] = limits::kRpcBodyBytesMax;
+  return body;
 }
 
 std::string ShownHeader(const std::string& v) {
@@ -108,8 +132,9 @@ class HttpServer::Impl {
     // API version (ASSENT-HTTP: 426 names expected and received).
     bool has_version = req.has_header("Assent-Api-Version");
     std::string version = req.get_header_value("Assent-Api-Version");
-    auto major = ApiMajor(version);
-    if (!has_version || !major || (*major != 1 && !ASSENT_FAULT("version-other-major-accepted"))) {
+    auto parsed = ParseApiVersion(version);
+    if (!has_version || !parsed ||
+        (parsed->major != 1 && !ASSENT_FAULT("version-other-major-accepted"))) {
       json body = HttpError(
           "unsupported_version",
           has_version ? "Assent-Api-Version \"" + ShownHeader(version) +
@@ -154,13 +179,15 @@ class HttpServer::Impl {
       }
       ctx.role = rpc::Role::kAgent;
     } else {
-      const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) != 0) {
+      auto token = ParseBearer(auth);
+      if (!token) {
         Fail(res, peer, 401, "unauthorized",
-             "the Authorization header must be \"Bearer <token>\"", true);
+             "the Authorization header must be \"Bearer <token>\" (a token of 16 to 256 "
+             "characters from A-Z a-z 0-9 _ . ~ -)",
+             true);
         return std::nullopt;
       }
-      auto entry = o_.tokens_.Find(auth.substr(prefix.size()));
+      auto entry = o_.tokens_.Find(std::string(*token));
       if (!entry) {
         Fail(res, peer, 401, "unauthorized", "the bearer token is not valid", true);
         return std::nullopt;
@@ -191,8 +218,80 @@ class HttpServer::Impl {
     return ctx;
   }
 
-  void HandleRpc(const httplib::Request& req, httplib::Response& res) {
+  // Step 1 of the checks (ASSENT-HTTP-012): reads the body within rpc_body_bytes_max,
+  // whatever its framing. False when it answered instead — 413 as soon as the limit is
+  // passed (a declared length is not awaited, a chunked body is not read further,
+  // ASSENT-LIM-005), 400 for framing it cannot trust — and then the connection closes.
+  bool ReadBody(const httplib::Request& req, httplib::Response& res,
+                const httplib::ContentReader& reader, const char* route, std::string* body) {
+    const size_t limit = static_cast<size_t>(limits::kRpcBodyBytesMax) *
+                         (ASSENT_FAULT("body-limit-ignored") ? 4 : 1);
+    auto refuse = [&](int status, json error) {
+      ConnectionServer::CloseAfterResponse(req);
+      SendJson(res, status, error);
+      Count(route, status);
+      return false;
+    };
+    auto too_large = [&] { return refuse(413, PayloadTooLarge()); };
+    auto bad = [&](const std::string& why) { return refuse(400, HttpError("bad_request", why)); };
+    bool has_te = req.has_header("Transfer-Encoding");
+    bool has_cl = req.has_header("Content-Length");
+    if (req.get_header_value_count("Content-Length") > 1 ||
+        req.get_header_value_count("Transfer-Encoding") > 1 || (has_te && has_cl))
+      return bad("ambiguous body framing: send one Content-Length or Transfer-Encoding: chunked");
+    if (has_te) {
+      if (!EqualsIgnoreCase(req.get_header_value("Transfer-Encoding"), "chunked"))
+        return bad("the only transfer coding served is chunked");
+    } else if (has_cl) {
+      std::string cl = req.get_header_value("Content-Length");
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
+      bool digits = !cl.empty() && cl.find_first_not_of("0123456789") == std::string::npos;
+      if (digits && ec == std::errc::result_out_of_range) return too_large();
+      if (!digits || ec != std::errc() || end != cl.data() + cl.size())
+        return bad("Content-Length must be a decimal number of bytes");
+      if (n > limit) return too_large();
+      if (n == 0) {
+        ConnectionServer::BodyConsumed();
+        return true;
+      }
+    } else {
+      // Neither header: the request has no body (RFC 9112 §6.3).
+      ConnectionServer::BodyConsumed();
+      return true;
+    }
+    // cpp-httplib would parse a multipart body itself (and fail it): hide the media
+    // type while reading; the media type check comes later, in its order.
+    auto& mutable_req = const_cast<httplib::Request&>(req);
+    auto range = mutable_req.headers.equal_range("Content-Type");
+    std::vector<std::pair<std::string, std::string>> ctypes(range.first, range.second);
+    mutable_req.headers.erase("Content-Type");
+    bool over = false;
+    bool ok = reader([&](const char* data, size_t n) {
+      if (body->size() + n > limit) {
+        over = true;
+        return false;
+      }
+      body->append(data, n);
+      return true;
+    });
+    for (auto& h : ctypes) mutable_req.headers.insert(std::move(h));
+    if (over) return too_large();
+    if (!ok) {
+      if (res.status == 415)
+        return refuse(415, HttpError("unsupported_media_type",
+                                     "the Content-Encoding of the body is not supported"));
+      return bad("the body could not be read: malformed chunked framing, or it ended early");
+    }
+    ConnectionServer::BodyConsumed();
+    return true;
+  }
+
+  void HandleRpc(const httplib::Request& req, httplib::Response& res,
+                 const httplib::ContentReader& reader) {
     res.set_header("Assent-Api-Version", "1.0");  // ASSENT-HTTP-018
+    std::string body;
+    if (!ReadBody(req, res, reader, "/rpc", &body)) return;
     auto ctx = Admit(req, res);
     if (!ctx) return Count("/rpc", res.status);
     std::string ctype = req.get_header_value("Content-Type");
@@ -205,7 +304,7 @@ class HttpServer::Impl {
                          "POST /rpc takes Content-Type: application/json"));
       return Count("/rpc", 415);
     }
-    rpc::RpcReply reply = o_.endpoint_.Handle(*ctx, req.body);
+    rpc::RpcReply reply = o_.endpoint_.Handle(*ctx, body);
     res.status = reply.http_status;
     if (!reply.body.empty()) res.set_content(reply.body, "application/json");
     Count("/rpc", res.status);
@@ -227,13 +326,14 @@ class HttpServer::Impl {
                                                         : req.get_param_value("since");
     bool since_given = req.has_header("Last-Event-ID") || req.has_param("since");
     if (since_given) {
-      static const std::regex kSince("^[0-9]{1,18}$");
-      if (!std::regex_match(since, kSince) && !ASSENT_FAULT("events-bad-since-accepted")) {
+      auto cursor = ParseEventCursor(since);
+      if (!cursor && !ASSENT_FAULT("events-bad-since-accepted")) {
         SendJson(res, 400, HttpError("bad_request",
-                                     "since / Last-Event-ID must be a non-negative event id"));
+                                     "since / Last-Event-ID must be a non-negative event id "
+                                     "(decimal digits only, at most 9223372036854775807)"));
         return Count("/events", 400);
       }
-      er.since = std::stoll(since);
+      er.since = cursor;
     }
     if (!streamer->TryAcquireSlot() && !ASSENT_FAULT("sse-subscribers-unbounded")) {
       res.set_header("Retry-After", "5");
@@ -265,20 +365,41 @@ class HttpServer::Impl {
 
   void Count(const std::string& route, int status) { o_.metrics_.CountHttp(route, status); }
 
-  void Routes(httplib::Server& s) {
-    s.Post("/rpc", [this](const httplib::Request& q, httplib::Response& r) { HandleRpc(q, r); });
-    s.Get("/events",
-          [this](const httplib::Request& q, httplib::Response& r) { HandleEvents(q, r); });
-    s.Get("/healthz", [this](const httplib::Request&, httplib::Response& r) {
+  // 405 with Allow (ASSENT-HTTP-004).
+  void NotAllowed(const Known& k, httplib::Response& r) {
+    r.set_header("Allow", k.allow);
+    json body = HttpError("method_not_allowed", std::string(k.path) + " takes " + k.allow + " only");
+    body["allow"] = k.allow;
+    SendJson(r, 405, body);
+    Count(k.path, 405);
+  }
+
+  // 404 not_found (ASSENT-HTTP-003).
+  static void NotFound(const httplib::Request& q, httplib::Response& r) {
+    SendJson(r, 404, HttpError("not_found", "no route " + ShownHeader(q.path)));
+  }
+
+  void Routes(ConnectionServer& s) {
+    using httplib::ContentReader;
+    using httplib::Request;
+    using httplib::Response;
+    // Every method that may carry a body is routed to a content-reader handler, so no
+    // body is read except by ReadBody, within the limit (cpp-httplib applies its
+    // payload limit to Content-Length only, and parses some media types itself).
+    s.Post("/rpc", [this](const Request& q, Response& r, const ContentReader& rd) {
+      HandleRpc(q, r, rd);
+    });
+    s.Get("/events", [this](const Request& q, Response& r) { HandleEvents(q, r); });
+    s.Get("/healthz", [this](const Request&, Response& r) {
       r.set_content("ok\n", "text/plain");
       Count("/healthz", 200);
     });
-    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& r) {
+    s.Get("/readyz", [this](const Request&, Response& r) {
       bool ready = o_.ready_.load() && !stopping_;
       SendJson(r, ready ? 200 : 503, {{"ready", ready}});
       Count("/readyz", r.status);
     });
-    s.Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
+    s.Get("/metrics", [this](const Request& q, Response& r) {
       if (!o_.options_.unauthenticated_metrics) {
         std::string peer = PeerKey(q);
         if (int64_t left = o_.lockout_.LockedForSeconds(peer); left > 0) {
@@ -288,8 +409,9 @@ class HttpServer::Impl {
           SendJson(r, 429, body);
           return Count("/metrics", 429);
         }
-        std::string auth = q.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) != 0 || !o_.tokens_.Find(auth.substr(7))) {
+        const std::string auth = q.get_header_value("Authorization");
+        auto token = ParseBearer(auth);  // a view into `auth`
+        if (!token || !o_.tokens_.Find(std::string(*token))) {
           Fail(r, peer, 401, "unauthorized", "GET /metrics needs a bearer token", true);
           return Count("/metrics", 401);
         }
@@ -297,64 +419,77 @@ class HttpServer::Impl {
       r.set_content(o_.metrics_.Render(), "text/plain; version=0.0.4");
       Count("/metrics", 200);
     });
-    s.Post("/discord/interactions", [this](const httplib::Request& q, httplib::Response& r) {
-      if (!o_.interactions_) {
-        SendJson(r, 404, HttpError("not_found", "no Discord approver is configured"));
-        return Count("/discord/interactions", 404);
-      }
-      RawRequest raw{q.body, [&q](const std::string& h) { return q.get_header_value(h); }};
-      RawResponse out = o_.interactions_(raw);
-      r.status = out.status;
-      r.set_content(out.body, out.content_type.c_str());
-      Count("/discord/interactions", out.status);
-    });
-    // A known path with another method: 405 with Allow (ASSENT-HTTP-004).
-    struct Known {
-      const char* path;
-      const char* allow;
-    };
-    for (Known k : {Known{"/rpc", "POST"}, Known{"/events", "GET"}, Known{"/healthz", "GET"},
-                    Known{"/readyz", "GET"}, Known{"/metrics", "GET"},
-                    Known{"/discord/interactions", "POST"}}) {
-      auto not_allowed = [this, k](const httplib::Request&, httplib::Response& r) {
-        r.set_header("Allow", k.allow);
-        json body = HttpError("method_not_allowed",
-                              std::string(k.path) + " takes " + k.allow + " only");
-        body["allow"] = k.allow;
-        SendJson(r, 405, body);
-        Count(k.path, 405);
+    s.Post("/discord/interactions",
+           [this](const Request& q, Response& r, const ContentReader& rd) {
+             std::string body;
+             if (!ReadBody(q, r, rd, "/discord/interactions", &body)) return;
+             if (!o_.interactions_) {
+               SendJson(r, 404, HttpError("not_found", "no Discord approver is configured"));
+               return Count("/discord/interactions", 404);
+             }
+             RawRequest raw{body, [&q](const std::string& h) { return q.get_header_value(h); }};
+             RawResponse out = o_.interactions_(raw);
+             r.status = out.status;
+             r.set_content(out.body, out.content_type.c_str());
+             Count("/discord/interactions", out.status);
+           });
+    // A known path with another method: 405 with Allow (ASSENT-HTTP-004). The body of
+    // such a request is not read; the connection closes after the answer.
+    for (const Known& k : kKnown) {
+      const Known* kp = &k;
+      auto plain = [this, kp](const Request&, Response& r) { NotAllowed(*kp, r); };
+      auto with_body = [this, kp](const Request&, Response& r, const ContentReader&) {
+        NotAllowed(*kp, r);
       };
-      if (std::string(k.allow) == "GET") s.Post(k.path, not_allowed);
-      else s.Get(k.path, not_allowed);
-      s.Put(k.path, not_allowed);
-      s.Delete(k.path, not_allowed);
-      s.Patch(k.path, not_allowed);
+      if (std::string(k.allow) == "POST") s.Get(k.path, plain);
+      else s.Post(k.path, with_body);
+      s.Put(k.path, with_body);
+      s.Delete(k.path, with_body);
+      s.Patch(k.path, with_body);
+      s.Options(k.path, plain);
     }
-    // Bodies for errors raised inside cpp-httplib (413 payload, 404 route, 405 …).
-    s.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request& q, httplib::Response& r) {
+    // Any other path: 404, for every method (ASSENT-HTTP-003), without reading a body.
+    auto not_found_body = [](const Request& q, Response& r, const ContentReader&) {
+      NotFound(q, r);
+    };
+    s.Get(".*", NotFound);
+    s.Options(".*", NotFound);
+    s.Post(".*", not_found_body);
+    s.Put(".*", not_found_body);
+    s.Delete(".*", not_found_body);
+    s.Patch(".*", not_found_body);
+    // Methods cpp-httplib parses but does not route (TRACE, CONNECT, PRI) would get a
+    // bare 400: answer them as any other method.
+    s.set_pre_routing_handler([this](const Request& q, Response& r) {
+      static const char* const kRouted[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+      // Ranges are ignored (http/connection.h): say so rather than the library's "bytes".
+      if (q.method == "HEAD") r.set_header("Accept-Ranges", "none");
+      for (const char* m : kRouted)
+        if (q.method == m) return httplib::Server::HandlerResponse::Unhandled;
+      if (const Known* k = FindKnown(q.path)) NotAllowed(*k, r);
+      else NotFound(q, r);
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    // Bodies for errors raised inside cpp-httplib, mapped to the documented names and
+    // statuses (spec/PROTOCOL.md §2): a request it could not parse is 400 bad_request.
+    s.SetErrorHandler([](const Request& q, Response& r) {
       if (!r.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       if (r.status == 413) {
-        json body = HttpError("payload_too_large",
-                              "request body exceeds " +
-                                  std::to_string(limits::kRpcBodyBytesMax) + " bytes");
-        body["limit_bytes"] = limits::kRpcBodyBytesMax;
-        SendJson(r, 413, body);
-      } else if (r.status == 400 && q.path == "/rpc" &&
-                 q.get_header_value("Content-Type").rfind("multipart/", 0) == 0) {
-        // cpp-httplib parses multipart bodies itself and fails them before our handler
-        // sees the request: answer what the handler would have (ASSENT-HTTP media type).
-        SendJson(r, 415, HttpError("unsupported_media_type",
-                                   "POST /rpc takes Content-Type: application/json"));
+        SendJson(r, 413, PayloadTooLarge());
       } else if (r.status == 404) {
-        SendJson(r, 404, HttpError("not_found", "no route " + ShownHeader(q.path)));
+        NotFound(q, r);
+      } else if (r.status >= 500) {
+        SendJson(r, r.status, HttpError("internal_error", "internal error (logged as a bug)"));
       } else {
-        SendJson(r, r.status, HttpError("http_error", "HTTP " + std::to_string(r.status)));
+        const char* why = r.status == 414   ? "the request line is longer than 8192 bytes"
+                          : r.status == 416 ? "the Range header is malformed"
+                                            : "malformed HTTP request";
+        SendJson(r, 400, HttpError("bad_request", why));
       }
       return httplib::Server::HandlerResponse::Handled;
-    }));
+    });
     s.set_exception_handler(
-        [](const httplib::Request& q, httplib::Response& r, std::exception_ptr) {
+        [](const Request& q, Response& r, std::exception_ptr) {
           log::Error("http.exception", {{"path", ShownHeader(q.path)}});
           SendJson(r, 500, HttpError("internal_error", "internal error (logged as a bug)"));
         });
@@ -362,6 +497,7 @@ class HttpServer::Impl {
     s.new_task_queue = [] {
       return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
     };
+    // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));
     s.set_keep_alive_max_count(static_cast<size_t>(limits::kKeepAliveRequestsMax));
     s.set_keep_alive_timeout(limits::kKeepAliveIdleSeconds);
@@ -479,7 +615,7 @@ class HttpServer::Impl {
 
  private:
   HttpServer& o_;
-  std::vector<std::unique_ptr<httplib::Server>> servers_;
+  std::vector<std::unique_ptr<ConnectionServer>> servers_;
   std::vector<std::thread> threads_;
   std::map<std::string, std::pair<dev_t, ino_t>> socket_inodes_;
 };

@@ -3,7 +3,9 @@
 // The only server-side user of httplib.h. Owns one cpp-httplib server per listener,
 // every library knob set explicitly from limits.h. Applies, in order, the checks of
 // spec/PROTOCOL.md (payload size, API version, peer, lockout, token, client identity,
-// content type) and hands authenticated bodies to the RpcEndpoint.
+// content type) and hands authenticated bodies to the RpcEndpoint. Each connection runs
+// through http/connection.h, which closes it after a request whose body was not read
+// (ASSENT-HTTP-022) or that was not valid HTTP/1.1 (ASSENT-HTTP-023).
 //
 // Peer credentials: cpp-httplib exposes no accept hook and no UID, so the Unix listener
 // subclasses httplib::Server and reads SO_PEERCRED in process_and_close_socket(), which

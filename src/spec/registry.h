@@ -28,7 +28,9 @@ namespace assent::spec {
 
 struct ValidationError {
   std::string instance_path;  // JSON Pointer into the validated value ("" = root)
-  std::string schema_path;    // e.g. "schemas/access.json#/definitions/X/properties/reason/maxLength"
+  // The evaluation path from the validated schema's root as a URI-fragment JSON Pointer
+  // (ASSENT-RPC-025), e.g. "#/properties/reason/maxLength".
+  std::string schema_path;
   std::string message;
   nlohmann::json ToJson() const;
 };
