@@ -1,12 +1,15 @@
 """PROTOCOL.md 1. Transports and endpoints, 2. HTTP checks in order."""
 
+import json
 import os
 import re
+import socket
 import stat
 import time
 
-from conformance.harness import expect
+from conformance.harness import expect, wire
 from conformance.harness.case import case
+from conformance.harness.client import Reply
 from conformance.harness.verdict import CaseFailure, check, eq
 
 PING = {"jsonrpc": "2.0", "method": "system.ping", "id": 1}
@@ -101,6 +104,26 @@ def test_metrics_delete(t):
 def test_events_post(t):
     """POST /events is 405 with Allow: GET."""
     _405(t, "POST", "/events", "GET")
+
+
+@case("http/routes/options-405", req="ASSENT-HTTP-004")
+def test_options(t):
+    """OPTIONS on a known path is 405 with Allow, like any other method it does not serve."""
+    _405(t, "OPTIONS", "/rpc", "POST")
+    _405(t, "OPTIONS", "/healthz", "GET")
+
+
+@case("http/routes/head-is-get-without-body", req="ASSENT-HTTP-004")
+def test_head(t):
+    """HEAD on a GET path is answered as GET without a body; HEAD /rpc is 405 (Allow: POST)."""
+    with _Raw(t) as c:
+        status, headers, body = c.exchange(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", head=True)
+        eq(status, 200, "HEAD /healthz status", req="ASSENT-HTTP-004")
+        eq(body, b"", "HEAD /healthz body", req="ASSENT-HTTP-004")
+        status, headers, body = c.exchange(b"HEAD /rpc HTTP/1.1\r\nHost: x\r\n\r\n", head=True)
+        eq(status, 405, "HEAD /rpc status", req="ASSENT-HTTP-004")
+        check("POST" in [a.strip() for a in headers.get("allow", "").split(",")],
+              "Allow must name POST for HEAD /rpc", actual=headers.get("allow"), req="ASSENT-HTTP-004")
 
 
 @case("http/routes/interactions-get-405", req="ASSENT-HTTP-004", profile="discord")
@@ -366,6 +389,158 @@ def test_chunked(t):
     check(ex.transport_error is None, "no answer to an oversized chunked body", actual=ex.transport_error,
           req="ASSENT-LIM-005")
     eq(ex.status, 413, "status", req="ASSENT-HTTP-012")
+
+
+# -- one connection, several requests ---------------------------------------------------------
+
+class _Raw:
+    """One raw connection to the target (TCP or Unix socket) for exchanges the suite must
+    frame itself: several requests on one socket, bodies on methods that take none,
+    malformed requests. Answers are parsed by hand (status line, headers, Content-Length
+    body) from one buffered reader, so bytes the server sends beyond an answer are seen."""
+
+    def __init__(self, t, timeout: float = 5.0):
+        ep = t.admin.endpoint
+        if ep.transport == "unix":
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(ep.address)
+        else:
+            self.sock = socket.create_connection(ep.host_port(), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+        self.sock.close()
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def answer(self, head: bool = False):
+        """(status, headers with lower-case names, body) of the next answer."""
+        line = self.file.readline()
+        if not line:
+            raise CaseFailure("the connection closed where an answer was due")
+        parts = line.decode("latin-1").split(" ", 2)
+        status = int(parts[1])
+        headers = {}
+        while True:
+            h = self.file.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = h.decode("latin-1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = 0 if head else int(headers.get("content-length", "0"))
+        body = self.file.read(n) if n else b""
+        return status, headers, body
+
+    def exchange(self, request: bytes, head: bool = False):
+        self.send(request)
+        return self.answer(head)
+
+    def closed_by_server(self, wait: float = 3.0) -> bytes:
+        """What the server sends before closing (b"" when it closes at once); raises when
+        it keeps the connection open for `wait` seconds."""
+        self.sock.settimeout(wait)
+        try:
+            return self.file.read()
+        except (socket.timeout, TimeoutError):
+            raise CaseFailure("the server kept the connection open after Connection: close")
+
+
+def _request(method: str, path: str, headers, body: bytes = b"", framing: bool = True) -> bytes:
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: conformance"]
+    lines += ["%s: %s" % (k, v) for k, v in headers]
+    if framing and body:
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+# A body that is itself a complete request: a server that parses it as the next request
+# answers it (404), which shows as an extra answer or a wrong second answer.
+_SMUGGLED = b"GET /smuggled-by-a-body HTTP/1.1\r\nHost: conformance\r\n\r\n"
+
+
+@case("http/keep-alive/unread-body-not-parsed", req="ASSENT-HTTP-022")
+def test_unread_body(t):
+    """A body sent with GET, HEAD or OPTIONS, or refused with 405 / 404, is never parsed as
+    the next request on the same connection: either the answer carries Connection: close
+    and the server closes, or a second request on that socket is answered normally (and
+    nothing else is answered)."""
+    ping = json.dumps(PING).encode()
+    second = _request("POST", "/rpc", t.admin.headers(), ping)
+    for method, path, expected in (("GET", "/healthz", 200), ("HEAD", "/healthz", 200),
+                                   ("OPTIONS", "/rpc", 405), ("GET", "/rpc", 405),
+                                   ("PUT", "/rpc", 405), ("DELETE", "/metrics", 405),
+                                   ("GET", "/nope", 404)):
+        with _Raw(t) as c:
+            status, headers, _ = c.exchange(_request(method, path, (), _SMUGGLED),
+                                            head=(method == "HEAD"))
+            eq(status, expected, "%s %s with a body" % (method, path), req="ASSENT-HTTP-022")
+            if headers.get("connection", "").lower() == "close":
+                rest = c.closed_by_server()
+                eq(rest, b"", "bytes after a Connection: close answer to %s %s" % (method, path),
+                   req="ASSENT-HTTP-022")
+                continue
+            status, _, body = c.exchange(second)
+            check(status == 200 and b'"pong"' in body,
+                  "the request after %s %s with a body on the same connection was not served "
+                  "(its body was parsed as a request)" % (method, path),
+                  expected="200 pong", actual="%s %r" % (status, body[:200]), req="ASSENT-HTTP-022")
+            c.sock.settimeout(0.5)
+            try:
+                extra = c.sock.recv(4096)
+            except (socket.timeout, TimeoutError):
+                extra = b""
+            eq(extra, b"", "an extra answer on the connection after %s %s with a body" % (method, path),
+               req="ASSENT-HTTP-022")
+
+
+@case("http/keep-alive/two-requests-one-socket", req="ASSENT-HTTP-022")
+def test_two_requests(t):
+    """Two pings on one kept-alive connection, the second sent only after the first answer,
+    are both served."""
+    ping = json.dumps(PING).encode()
+    with _Raw(t) as c:
+        for i in range(2):
+            status, headers, body = c.exchange(_request("POST", "/rpc", t.admin.headers(), ping))
+            check(status == 200 and b'"pong"' in body, "ping %d on one connection" % (i + 1),
+                  actual="%s %r" % (status, body[:200]), req="ASSENT-HTTP-022")
+
+
+def _bad_request_closes(t, raw: bytes, what: str):
+    with _Raw(t) as c:
+        status, headers, body = c.exchange(raw)
+        ex = wire.Exchange(t.admin.endpoint.transport, t.admin.endpoint.address, None, "RAW", what,
+                           [], raw[:200], True)
+        ex.status, ex.resp_headers, ex.resp_body = status, list(headers.items()), body
+        wire.record(ex)
+        expect.http_error(Reply(ex), 400, "bad_request", req="ASSENT-HTTP-023")
+        eq(headers.get("connection", "").lower(), "close", "Connection header after %s" % what,
+           req="ASSENT-HTTP-023")
+        c.closed_by_server()
+
+
+@case("http/framing/malformed-400-close", req="ASSENT-HTTP-023")
+def test_malformed(t):
+    """A malformed request line, a non-numeric or repeated Content-Length, a transfer coding
+    other than chunked, or broken chunked framing: 400 bad_request with Connection: close,
+    and the server closes the connection."""
+    hs = t.admin.headers()
+    ping = json.dumps(PING).encode()
+    _bad_request_closes(t, b"THIS IS NOT HTTP\r\n\r\n", "a malformed request line")
+    _bad_request_closes(t, _request("POST", "/rpc", hs + [("Content-Length", "4x")], ping, framing=False),
+                        "Content-Length: 4x")
+    _bad_request_closes(t, _request("POST", "/rpc", hs + [("Content-Length", str(len(ping)))] * 2, ping,
+                                    framing=False), "two Content-Length headers")
+    _bad_request_closes(t, _request("POST", "/rpc", hs + [("Transfer-Encoding", "gzip")], ping, framing=False),
+                        "Transfer-Encoding: gzip")
+    _bad_request_closes(t, _request("POST", "/rpc", hs + [("Transfer-Encoding", "chunked")],
+                                    b"zz\r\n" + ping + b"\r\n0\r\n\r\n", framing=False),
+                        "a chunk size that is not hexadecimal")
 
 
 # -- media types ------------------------------------------------------------------------------
