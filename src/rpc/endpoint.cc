@@ -12,24 +12,30 @@ using nlohmann::json;
 
 namespace {
 
-// Parses with nlohmann's SAX interface first so depth is bounded before any DOM is built.
-class DepthCheck : public json::json_sax_t {
+// Builds the DOM in one SAX pass while bounding the depth: nlohmann's own DOM builder
+// does the building, this adds the limit and stops at the first level too deep, before
+// that level is built. (Formerly a depth-only SAX pass, then a second full parse.)
+class DepthLimitedDom : public json::json_sax_t {
  public:
+  explicit DepthLimitedDom(json& out) : dom_(out, /*allow_exceptions=*/false) {}
   bool too_deep = false;
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return Push(); }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return Pop(); }
-  bool start_array(std::size_t) override { return Push(); }
-  bool end_array() override { return Pop(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
+  bool null() override { return dom_.null(); }
+  bool boolean(bool v) override { return dom_.boolean(v); }
+  bool number_integer(number_integer_t v) override { return dom_.number_integer(v); }
+  bool number_unsigned(number_unsigned_t v) override { return dom_.number_unsigned(v); }
+  bool number_float(number_float_t v, const string_t& s) override {
+    return dom_.number_float(v, s);
+  }
+  bool string(string_t& v) override { return dom_.string(v); }
+  bool binary(binary_t& v) override { return dom_.binary(v); }
+  bool start_object(std::size_t n) override { return Push() && dom_.start_object(n); }
+  bool key(string_t& v) override { return dom_.key(v); }
+  bool end_object() override { return Pop() && dom_.end_object(); }
+  bool start_array(std::size_t n) override { return Push() && dom_.start_array(n); }
+  bool end_array() override { return Pop() && dom_.end_array(); }
+  bool parse_error(std::size_t pos, const std::string& token,
+                   const nlohmann::detail::exception& e) override {
+    return dom_.parse_error(pos, token, e);
   }
 
  private:
@@ -44,6 +50,7 @@ class DepthCheck : public json::json_sax_t {
     --depth_;
     return true;
   }
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
   int64_t depth_ = 0;
 };
 
@@ -74,17 +81,21 @@ json RpcEndpoint::ErrorResponse(const json& id, const Status& status) {
 }
 
 RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) const {
-  DepthCheck depth;
-  bool well_formed = json::sax_parse(body.begin(), body.end(), &depth);
-  if (depth.too_deep && !ASSENT_FAULT("depth-limit-ignored")) {
+  json doc;
+  DepthLimitedDom builder(doc);
+  bool well_formed = json::sax_parse(body.begin(), body.end(), &builder);
+  if (builder.too_deep && ASSENT_FAULT("depth-limit-ignored")) {
+    builder.too_deep = false;  // the fault: parse it whole, however deep
+    doc = json::parse(body.begin(), body.end(), nullptr, false);
+    well_formed = !doc.is_discarded();
+  }
+  if (builder.too_deep) {
     Status st = LimitExceeded("request JSON nests deeper than " +
                                   std::to_string(limits::kJsonDepthMax) + " levels",
                               "json_depth_max", limits::kJsonDepthMax);
     return {ErrorHttpStatus(st.code()), Dump(ErrorResponse(nullptr, st))};
   }
-  json doc = well_formed ? json::parse(body.begin(), body.end(), nullptr, false)
-                         : json(json::value_t::discarded);
-  if (doc.is_discarded()) {
+  if (!well_formed) {
     Status st = Status::Error(ErrorCode::kParseError,
                               "request body is not valid JSON (UTF-8, RFC 8259)");
     return {ErrorHttpStatus(st.code()), Dump(ErrorResponse(nullptr, st))};
@@ -167,7 +178,7 @@ std::optional<json> RpcEndpoint::HandleOneUnchecked(const CallContext& ctx,
   if (m == req.end() || !m->is_string()) return invalid(id, "method must be a string");
   const std::string& method = m->get_ref<const std::string&>();
 
-  json params = json::object();
+  static const json kNoParams = json::object();
   auto p = req.find("params");
   json response;
   if (p != req.end() && !p->is_object()) {
@@ -178,8 +189,7 @@ std::optional<json> RpcEndpoint::HandleOneUnchecked(const CallContext& ctx,
                            {"message", "params must be an object"}}));
     if (observer_) observer_(method, ErrorCode::kInvalidParams);
   } else {
-    if (p != req.end()) params = *p;
-    response = Execute(ctx, method, params, id);
+    response = Execute(ctx, method, p != req.end() ? *p : kNoParams, id);
   }
   if (!has_id && !ASSENT_FAULT("notification-answered")) return std::nullopt;  // a notification is never answered, even on error
   return response;
@@ -238,7 +248,12 @@ json RpcEndpoint::Execute(const CallContext& ctx, const std::string& method,
                                                "bug)")));
     }
   }
-  return finish(ErrorCode::kOk, {{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(*result)}});
+  // Members set one by one: an initializer list would copy the whole result.
+  json resp = json::object();
+  resp["jsonrpc"] = "2.0";
+  resp["id"] = id;
+  resp["result"] = std::move(*result);
+  return finish(ErrorCode::kOk, std::move(resp));
 }
 
 Status RpcEndpoint::CheckRole(const CallContext& ctx, const std::vector<std::string>& roles) {

@@ -7,6 +7,8 @@
 #include <valijson/validator.hpp>
 
 #include <exception>
+#include <functional>
+#include <unordered_map>
 
 #include "spec/embedded.h"
 
@@ -16,6 +18,7 @@ using nlohmann::json;
 
 struct SpecRegistry::Compiled {
   std::string ref;  // "#/files/<file>/<pointer>"
+  const json* root = nullptr;  // the schema's node in bundle_
   valijson::Schema schema;
 };
 
@@ -148,16 +151,37 @@ size_t CodePoints(const std::string& s) {
   return n;
 }
 
+// Resolves "$ref" chains inside the bundle with the table of every ref's target built
+// at load: one hash lookup per hop instead of parsing a JSON Pointer per call.
+class RefResolver {
+ public:
+  explicit RefResolver(const std::unordered_map<std::string, const json*>& targets)
+      : targets_(targets) {}
+  const json* operator()(const json* node) const {
+    for (int hops = 0; node && node->is_object() && hops < 32; ++hops) {
+      auto r = node->find("$ref");
+      if (r == node->end() || !r->is_string()) return node;
+      auto t = targets_.find(r->get_ref<const std::string&>());
+      if (t == targets_.end()) return nullptr;
+      node = t->second;
+    }
+    return node;
+  }
+
+ private:
+  const std::unordered_map<std::string, const json*>& targets_;
+};
+
 // Walks the instance beside its schema and reports an over-long string before valijson
 // sees it: a maxLength violation, or a string too long to match a pattern safely.
-// `rel` is the evaluation path from the validated schema's root ("#/properties/x"),
-// which is what InvalidParamsData.schema_path reports; `loc` is the bundle location.
-std::optional<ValidationError> PrecheckStrings(const json& bundle, const json* node,
-                                               std::string loc, const std::string& rel,
-                                               const json& value,
-                                               const std::string& instance_path, int depth) {
+// Paths are built only for the error, on the way out: the error's instance_path and
+// schema_path are relative to `node` ("" and "/properties/x/maxLength"), and each caller
+// prepends its own step; the top-level caller adds the "#" of the evaluation path that
+// InvalidParamsData.schema_path reports.
+std::optional<ValidationError> PrecheckStrings(const RefResolver& resolve, const json* node,
+                                               const json& value, int depth) {
   if (depth > 64) return std::nullopt;
-  node = Deref(bundle, node, &loc);
+  node = resolve(node);
   if (!node || !node->is_object()) return std::nullopt;
   if (value.is_string()) {
     const std::string& s = value.get_ref<const std::string&>();
@@ -165,56 +189,61 @@ std::optional<ValidationError> PrecheckStrings(const json& bundle, const json* n
     auto max_it = node->find("maxLength");
     if (max_it != node->end() && max_it->is_number_unsigned() &&
         n > max_it->get<size_t>()) {
-      return ValidationError{instance_path, rel + "/maxLength",
+      return ValidationError{"", "/maxLength",
                              "String should be no more than " +
                                  std::to_string(max_it->get<size_t>()) +
                                  " characters in length."};
     }
-    if (node->contains("pattern") && n > kPatternSafeChars) {
-      return ValidationError{instance_path, rel + "/pattern",
-                             "String is too long to be checked against its pattern."};
-    }
-  }
-  for (const char* k : {"allOf", "anyOf", "oneOf"}) {
-    auto it = node->find(k);
-    if (it == node->end() || !it->is_array()) continue;
-    for (size_t i = 0; i < it->size(); ++i) {
-      // Inside alternatives only the pattern guard applies: a too-long string for one
-      // branch may be fine for another.
-      if (!value.is_string()) continue;
-      std::string bloc = loc + "/" + k + "/" + std::to_string(i);
-      std::string bl = bloc;
-      const json* b = Deref(bundle, &(*it)[i], &bl);
-      if (b && b->is_object() && b->contains("pattern") &&
-          CodePoints(value.get_ref<const std::string&>()) > kPatternSafeChars)
-        return ValidationError{instance_path, rel + "/" + k + "/" + std::to_string(i) + "/pattern",
+    if (n > kPatternSafeChars) {
+      if (node->contains("pattern"))
+        return ValidationError{"", "/pattern",
                                "String is too long to be checked against its pattern."};
+      for (const char* k : {"allOf", "anyOf", "oneOf"}) {
+        auto it = node->find(k);
+        if (it == node->end() || !it->is_array()) continue;
+        for (size_t i = 0; i < it->size(); ++i) {
+          // Inside alternatives only the pattern guard applies: a too-long string for
+          // one branch may be fine for another.
+          const json* b = resolve(&(*it)[i]);
+          if (b && b->is_object() && b->contains("pattern"))
+            return ValidationError{"", "/" + std::string(k) + "/" + std::to_string(i) + "/pattern",
+                                   "String is too long to be checked against its pattern."};
+        }
+      }
     }
   }
   if (value.is_object()) {
     auto props = node->find("properties");
     auto addl = node->find("additionalProperties");
+    const bool has_props = props != node->end() && props->is_object();
+    const bool has_addl = addl != node->end() && addl->is_object();
     for (auto it = value.begin(); it != value.end(); ++it) {
-      std::string child_path = instance_path + "/" + EscapePointerToken(it.key());
       std::optional<ValidationError> e;
-      if (props != node->end() && props->is_object() && props->contains(it.key())) {
-        e = PrecheckStrings(bundle, &(*props)[it.key()],
-                            loc + "/properties/" + EscapePointerToken(it.key()),
-                            rel + "/properties/" + EscapePointerToken(it.key()), it.value(),
-                            child_path, depth + 1);
-      } else if (addl != node->end() && addl->is_object()) {
-        e = PrecheckStrings(bundle, &*addl, loc + "/additionalProperties",
-                            rel + "/additionalProperties", it.value(), child_path, depth + 1);
+      std::string step;
+      auto prop = has_props ? props->find(it.key()) : json::const_iterator();
+      if (has_props && prop != props->end()) {
+        e = PrecheckStrings(resolve, &*prop, it.value(), depth + 1);
+        if (e) step = "/properties/" + EscapePointerToken(it.key());
+      } else if (has_addl) {
+        e = PrecheckStrings(resolve, &*addl, it.value(), depth + 1);
+        if (e) step = "/additionalProperties";
       }
-      if (e) return e;
+      if (e) {
+        e->instance_path = "/" + EscapePointerToken(it.key()) + e->instance_path;
+        e->schema_path = step + e->schema_path;
+        return e;
+      }
     }
   } else if (value.is_array()) {
     auto items = node->find("items");
     if (items != node->end() && items->is_object()) {
       for (size_t i = 0; i < value.size(); ++i) {
-        auto e = PrecheckStrings(bundle, &*items, loc + "/items", rel + "/items", value[i],
-                                 instance_path + "/" + std::to_string(i), depth + 1);
-        if (e) return e;
+        auto e = PrecheckStrings(resolve, &*items, value[i], depth + 1);
+        if (e) {
+          e->instance_path = "/" + std::to_string(i) + e->instance_path;
+          e->schema_path = "/items" + e->schema_path;
+          return e;
+        }
       }
     }
   }
@@ -344,6 +373,30 @@ Status SpecRegistry::Build() {
     bundle_.erase("$ref");
     return Internal(std::string("compiling the embedded spec's schemas failed: ") + e.what());
   }
+  // bundle_ is final from here on: index every ref's target, and each compiled schema's.
+  std::function<void(const json&)> index = [&](const json& node) {
+    if (node.is_object()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (it.key() == "$ref" && it->is_string()) {
+          const std::string& ref = it->get_ref<const std::string&>();
+          if (ref.rfind("#", 0) != 0 || ref_targets_.count(ref)) continue;
+          const json* target = nullptr;
+          try {
+            target = &bundle_.at(json::json_pointer(ref.substr(1)));
+          } catch (const std::exception&) {
+            continue;  // left out: resolving it yields nullptr, as before
+          }
+          ref_targets_[ref] = target;
+        } else {
+          index(*it);
+        }
+      }
+    } else if (node.is_array()) {
+      for (const auto& v : node) index(v);
+    }
+  };
+  index(bundle_);
+  for (auto& [ref, c] : compiled_) c->root = &bundle_.at(json::json_pointer(ref.substr(1)));
   return Status::Ok();
 }
 
@@ -370,11 +423,12 @@ const SpecRegistry::Compiled* SpecRegistry::CompileRef(const std::string& ref) c
 
 std::optional<ValidationError> SpecRegistry::Validate(const Compiled* c,
                                                       const json& value) const {
-  // valijson keeps a regex cache inside the Validator that is not thread-safe.
-  std::string root_loc = c->ref.substr(1);
-  if (auto e = PrecheckStrings(bundle_, &bundle_.at(json::json_pointer(root_loc)), root_loc,
-                               "#", value, "", 0))
+  const RefResolver resolve(ref_targets_);
+  if (auto e = PrecheckStrings(resolve, c->root, value, 0)) {
+    e->schema_path = "#" + e->schema_path;
     return e;
+  }
+  // valijson keeps a regex cache inside the Validator that is not thread-safe.
   thread_local valijson::Validator validator(valijson::Validator::kStrongTypes);
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter target(value);
@@ -390,9 +444,8 @@ std::optional<ValidationError> SpecRegistry::Validate(const Compiled* c,
   for (const auto& t : tokens) out.instance_path += "/" + EscapePointerToken(t);
 
   // Walk the schema along the instance path to name the failing schema location.
-  std::string loc = c->ref.substr(1);
   std::string rel = "#";
-  const json* node = Deref(bundle_, &bundle_.at(json::json_pointer(loc)), &loc);
+  const json* node = resolve(c->root);
   for (const auto& t : tokens) {
     if (!node || !node->is_object()) break;
     if (node->contains("properties") && (*node)["properties"].contains(t)) {
@@ -408,7 +461,7 @@ std::optional<ValidationError> SpecRegistry::Validate(const Compiled* c,
     } else {
       break;
     }
-    node = Deref(bundle_, node, &loc);
+    node = resolve(node);
   }
   std::string kw = best ? KeywordOf(best->description) : "";
   if (!kw.empty()) rel += "/" + kw;
@@ -459,6 +512,11 @@ std::optional<ValidationError> SpecRegistry::ValidateRef(const std::string& ref,
     return ValidationError{"", ref, std::string("cannot compile schema: ") + e.what()};
   }
   c.ref = bundled;
+  try {
+    c.root = &bundle_.at(json::json_pointer(bundled.substr(1)));
+  } catch (const std::exception& e) {
+    return ValidationError{"", ref, std::string("no such schema: ") + e.what()};
+  }
   return Validate(&c, value);
 }
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -80,6 +81,9 @@ class SpecRegistry {
   std::map<std::string, std::string> event_ref_;
   std::map<std::string, std::vector<std::string>> roles_;
   mutable std::map<std::string, std::unique_ptr<Compiled>> compiled_;  // by bundled ref
+  // Every "$ref" string in bundle_ → the node it names (filled once bundle_ is final;
+  // bundle_ is not changed afterwards, so the pointers stay valid).
+  std::unordered_map<std::string, const nlohmann::json*> ref_targets_;
 };
 
 }  // namespace assent::spec
