@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -113,6 +114,17 @@ bool ParseDaemonArgs(int argc, char** argv, DaemonConfig* c, int* exit_code) {
   app.add_option("--timeout-unattended-s", c->timeout_unattended_s,
                  "default decision timeout of unattended requests, seconds")
       ->check(CLI::Range(int64_t{1}, limits::kTimeoutSecondsMax))
+      ->capture_default_str();
+  app.add_option("--event-retention-count-max", c->event_retention_count_max,
+                 "keep at most the newest N events for replay (GET /events?since=); older "
+                 "ones are pruned within seconds and a replay from before them starts with "
+                 "a gap event")
+      ->check(CLI::Range(int64_t{1}, limits::kEventRetentionCountMax))
+      ->capture_default_str();
+  app.add_option("--event-retention-s", c->event_retention_s,
+                 "keep events for replay at most S seconds (pruned within S/10 s, at most "
+                 "60 s, after that)")
+      ->check(CLI::Range(int64_t{1}, limits::kEventRetentionSeconds))
       ->capture_default_str();
   app.add_option("--discord-api-base", c->discord_api_base,
                  "Discord REST base URL (default https://discord.com/api/v10)");
@@ -233,7 +245,11 @@ int RunDaemon(const DaemonConfig& cfg) {
   rpc::Dispatcher dispatcher;
   std::vector<std::string> profiles = {"core", "events"};
   if (discord_config) profiles.push_back("discord");
-  methods::RegisterSystemMethods(dispatcher, registry, {kDaemonVersion, profiles});
+  methods::RegisterSystemMethods(
+      dispatcher, registry,
+      {kDaemonVersion, profiles},
+      {{"event_retention_count_max", cfg.event_retention_count_max},
+       {"event_retention_s", cfg.event_retention_s}});
   methods::RegisterDomainMethods(dispatcher, engine);
   methods::RegisterRemainingAsNotImplemented(dispatcher, registry);
   if (std::string problems = dispatcher.CheckAgainstSpec(registry.MethodNames());
@@ -286,7 +302,10 @@ int RunDaemon(const DaemonConfig& cfg) {
     if (locked) engine.RecordAudit({{"role", "anonymous"}}, "auth.lockout", subject, "refused");
   });
 
-  events::EventLog event_log(*bundle.store, clock);
+  events::RetentionConfig retention;
+  retention.retention_s = cfg.event_retention_s;
+  retention.retention_count_max = cfg.event_retention_count_max;
+  events::EventLog event_log(*bundle.store, clock, retention);
   http::SseStreamer streamer(event_log, cfg.heartbeat_s, limits::kSseSubscribersMax);
   server.SetEventStreamer(&streamer);
   int64_t subscription =
@@ -298,6 +317,15 @@ int RunDaemon(const DaemonConfig& cfg) {
     int64_t n = 0;
     bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
       auto c = tx.CountRequests("", "pending");
+      if (c.ok()) n = *c;
+      return Status::Ok();
+    });
+    return static_cast<double>(n);
+  });
+  metrics.AddGauge("assent_live_grants", "Grants that can still be used.", [&bundle] {
+    int64_t n = 0;
+    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
+      auto c = tx.CountGrants("live");
       if (c.ok()) n = *c;
       return Status::Ok();
     });
@@ -325,21 +353,38 @@ int RunDaemon(const DaemonConfig& cfg) {
   });
 
   // The sweeper: makes due transitions (timeouts, expiries) on time even when nobody
-  // calls, and prunes the event log within its retention.
+  // calls, and prunes the event log within its retention (ASSENT-EVT-007): by age every
+  // retention_s / 10 seconds (1..60), and by count as soon as the log holds more than
+  // retention_count_max events plus a slack of 1/16 of it (so a full log is pruned in
+  // batches, not once per event) — within about a second of the commit, as the sweeper
+  // wakes at least once a second (ASSENT-TGT-007).
   std::mutex sweep_mu;
   std::condition_variable sweep_cv;
   bool stopping = false;
+  std::atomic<int64_t> last_event_id{0};
+  int64_t prune_subscription = engine.Subscribe(
+      [&last_event_id](int64_t id) { last_event_id.store(id, std::memory_order_relaxed); });
+  const auto prune_interval =
+      std::chrono::seconds(std::clamp<int64_t>(cfg.event_retention_s / 10, 1, 60));
+  const int64_t prune_slack = cfg.event_retention_count_max / 16;
   std::thread sweeper([&] {
     auto next_prune = std::chrono::steady_clock::now();
+    // Pruning by count is due once the newest id passes this; recomputed after a prune.
+    int64_t prune_at_id = 0;
     std::unique_lock<std::mutex> lock(sweep_mu);
     while (!stopping) {
       lock.unlock();
       if (auto r = engine.Sweep(); !r.ok())
         log::Error("sweep.failed", {{"message", r.status().message()}});
-      if (std::chrono::steady_clock::now() >= next_prune) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_prune || last_event_id.load(std::memory_order_relaxed) > prune_at_id) {
         if (auto p = event_log.PruneOnce(); !p.ok())
           log::Error("events.prune_failed", {{"message", p.status().message()}});
-        next_prune = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        else if (*p > 0)
+          log::Log(log::Level::kDebug, "events.pruned", {{"rows", std::to_string(*p)}});
+        if (auto oldest = event_log.OldestRetainedId(); oldest.ok())
+          prune_at_id = *oldest + cfg.event_retention_count_max + prune_slack - 1;
+        if (now >= next_prune) next_prune = now + prune_interval;
       }
       int64_t wait_ms = 1000;
       if (auto next = engine.NextDeadline())
@@ -381,6 +426,7 @@ int RunDaemon(const DaemonConfig& cfg) {
     }
     sweep_cv.notify_all();
     sweeper.join();
+    engine.Unsubscribe(prune_subscription);
   };
   if (cfg.discord_check) {
     if (!discord_approver) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.h"
+
 namespace assent::daemon {
 
 inline constexpr const char* kDaemonVersion = "0.1.0";
@@ -25,6 +27,10 @@ struct DaemonConfig {
   int64_t heartbeat_s = 15;
   int64_t timeout_interactive_s = 1800;
   int64_t timeout_unattended_s = 300;
+  // Event retention (ASSENT-EVT-007): at most the limits.json values; lower values make
+  // pruning, and so the `gap` event, observable in a test (ASSENT-TGT-007).
+  int64_t event_retention_count_max = limits::kEventRetentionCountMax;
+  int64_t event_retention_s = limits::kEventRetentionSeconds;
   std::string discord_api_base;
   std::string discord_public_key;
   std::string discord_bot_token_file;

@@ -5,6 +5,8 @@
 // apart from const references captured at registration.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,8 +20,11 @@ struct SystemInfo {
   std::vector<std::string> profiles;  // e.g. {"core"}
 };
 
+// `configured_limits`: limits this server was configured to lower, by limits.json name;
+// system.info reports these effective values instead (ASSENT-LIM-002, LIM-004).
 void RegisterSystemMethods(rpc::Dispatcher& dispatcher, const spec::SpecRegistry& registry,
-                           SystemInfo info);
+                           SystemInfo info,
+                           std::map<std::string, int64_t> configured_limits = {});
 
 // Gives every spec method still without a handler the explicit -32008 entry.
 void RegisterRemainingAsNotImplemented(rpc::Dispatcher& dispatcher,
