@@ -19,7 +19,7 @@ fi
 REPORT_DIR=${CONFORMANCE_REPORT_DIR:-$HERE/reports}
 cd "$HERE/.." || exit 2
 /usr/bin/python3 -m pytest -q -p no:cacheprovider conformance \
-  --launch "$ASSENTD --data-dir {data_dir} --listen tcp://127.0.0.1:0 --listen unix:{unix_socket} --tokens-file {tokens_file} --validate-responses --heartbeat-s {heartbeat_s} --timeout-interactive-s {timeout_interactive_s} --timeout-unattended-s {timeout_unattended_s} --discord-api-base {discord_url} --discord-public-key {discord_public_key} --discord-bot-token-file {discord_bot_token_file} --discord-channel-id {discord_channel_id} --discord-allow-user {discord_allow_user} --discord-allow-user {discord_allow_user2}" \
+  --launch "$ASSENTD --data-dir {data_dir} --listen tcp://127.0.0.1:0 --listen unix:{unix_socket} --tokens-file {tokens_file} --validate-responses --heartbeat-s {heartbeat_s} --timeout-interactive-s {timeout_interactive_s} --timeout-unattended-s {timeout_unattended_s} --discord-api-base {discord_url} --discord-public-key {discord_public_key} --discord-bot-token-file {discord_bot_token_file} --discord-channel-id {discord_channel_id} --discord-allow-user {discord_allow_user} --discord-allow-user {discord_allow_user2} --event-retention-count-max {event_retention_count_max} --event-retention-s {event_retention_s}" \
   --known-failures conformance/known-failures/assentd.json \
   --report-dir "$REPORT_DIR" "$@"
 rc=$?

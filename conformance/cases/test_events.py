@@ -284,3 +284,78 @@ def test_shutdown(t):
             check(s.closed, "the stream must be closed after shutdown", req="ASSENT-EVT-011")
         finally:
             s.close()
+
+
+RETENTION = 5        # --event-retention-count-max of the private instance
+AFTER_CURSOR = 12    # events committed after the replay cursor
+PRUNE_WITHIN_S = 5   # ASSENT-TGT-007
+
+
+@case("events/retention/gap-then-suffix",
+      req=["ASSENT-EVT-006", "ASSENT-EVT-007", "ASSENT-LIM-004", "ASSENT-TGT-007"], profile=EV, needs=("launch",))
+def test_retention_gap(t):
+    """A target launched with --event-retention-count-max 5 reports it in system.info and
+    prunes: after 12 more events, a replay from a cursor before them starts with one gap
+    event (from_id = cursor + 1, id: = to_id) followed by exactly the retained suffix, at
+    least the newest 5 events, in order. Skipped when the launch command does not carry
+    {event_retention_count_max} (PROTOCOL.md section 15)."""
+    with t.private(values={"event_retention_count_max": str(RETENTION)}) as target:
+        admin, approver = target.client("admin"), target.client("approver")
+        limits = admin.ok("system.info")["limits"]
+        eq(limits.get("event_retention_count_max"), RETENTION,
+           "system.info limits.event_retention_count_max of a target launched with --event-retention-count-max %d"
+           % RETENTION, req="ASSENT-LIM-004")
+        name = t.uniq("S")
+        admin.ok("secret.put", {"name": name, "value": "v"})
+        base = target.client("agent")
+        h = base.ok("client.hello", {"kind": "agent", "name": "retention"})
+        ag = base.derive(identity=(h["client_id"], h["client_key"]))
+        # Every event of this fresh instance, as committed (a live stream from the start).
+        with _stream(target, approver) as live:
+            r0 = ag.ok("access.request", {"secrets": [name], "reason": t.reason()})["request"]
+            cursor = int(live.wait_for(_for(r0["request_id"]), 5, "request.created of the first request").id)
+            rids = [ag.ok("access.request", {"secrets": [name], "reason": t.reason()})["request"]["request_id"]
+                    for _ in range(AFTER_CURSOR)]
+            live.wait_for(_for(rids[-1]), 5, "request.created of the last request")
+            # (Pruning may already overtake the live stream: it then says so with a gap.)
+            live_gap_to = max([(e.data or {}).get("to_id", 0) for e in live.received if e.type == "gap"] or [0])
+            committed = [(int(e.id), e.type) for e in live.received if e.type not in ("gap", "shutdown")]
+        after = [ev for ev in committed if ev[0] > cursor]
+        done_at = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            with SseStream(approver, query="since=%d" % cursor) as s:
+                evs = s.collect(5, until=_for(rids[-1]))
+            check(evs and _for(rids[-1])(evs[-1]), "a replay from %d reaches the newest event" % cursor,
+                  actual=[(e.id, e.type) for e in evs], req="ASSENT-EVT-005")
+            if evs[0].type == "gap":
+                break
+            replayed = [(int(e.id), e.type) for e in evs]
+            # No gap: then nothing after the cursor may be missing.
+            check(replayed == after and not live_gap_to,
+                  "a replay from %d without a gap event must carry every event after it; events after it were "
+                  "pruned and the replay skipped them silently" % cursor,
+                  expected=after, actual=replayed, req="ASSENT-EVT-006")
+            if time.monotonic() - done_at > PRUNE_WITHIN_S + 2:
+                raise CaseFailure("with --event-retention-count-max %d, %d events after the cursor were still all "
+                                  "retained %.0f s after their commit" % (RETENTION, len(after), PRUNE_WITHIN_S + 2),
+                                  req="ASSENT-TGT-007")
+            time.sleep(0.25)
+        gap, rest = evs[0], evs[1:]
+        frm, to = (gap.data or {}).get("from_id"), (gap.data or {}).get("to_id")
+        eq(frm, cursor + 1, "gap from_id: the cursor + 1", req="ASSENT-EVT-006")
+        check(isinstance(to, int) and to >= cursor + 1, "gap to_id: the last pruned id, at least from_id",
+              actual=gap.data, req="ASSENT-EVT-006")
+        eq(gap.id, str(to), "the gap event's id: field is its to_id", req="ASSENT-EVT-006")
+        check(to >= live_gap_to, "pruned history does not come back: the gap of a later replay reaches at least "
+              "the to_id of a gap already sent (%s)" % live_gap_to, actual=gap.data, req="ASSENT-EVT-006")
+        retained = [ev for ev in after if ev[0] > to]
+        eq([(int(e.id), e.type) for e in rest], retained,
+           "after the gap: exactly the retained events (every committed event with id > to_id), in order",
+           req="ASSENT-EVT-006")
+        check(len(retained) >= RETENTION,
+              "at least the newest %d events are retained (event_retention_count_max)" % RETENTION,
+              actual=retained, req="ASSENT-EVT-007")
+        t.note("pruned %d..%d; %d events retained; gap seen on replay attempt %d"
+               % (frm, to, len(retained), attempts))

@@ -266,14 +266,21 @@ class Ctx:
 
     @contextlib.contextmanager
     def private(self, name: Optional[str] = None, tokens_mode: int = 0o600,
-                expect_start: bool = True) -> Iterator[tgt.Target]:
-        """A separate instance of a launchable target, with its own data directory."""
+                expect_start: bool = True, values: Optional[Dict[str, str]] = None) -> Iterator[tgt.Target]:
+        """A separate instance of a launchable target, with its own data directory.
+        `values` overrides placeholders of the launch command; an optional placeholder
+        (target.OPTIONAL_PLACEHOLDERS) the command does not carry skips the case: the
+        target does not declare that option."""
         if self.run.launch_template is None:
             pytest.skip("needs a launch command (--launch)")
+        for p in values or {}:
+            if p in tgt.OPTIONAL_PLACEHOLDERS and not tgt.declares(self.run.launch_template, p):
+                pytest.skip("the launch command does not declare the optional option {%s} "
+                            "(PROTOCOL.md section 15, ASSENT-TGT-007)" % p)
         launcher = tgt.Launcher(self.run.launch_template, self.run.work_root,
                                 name or self.uniq("private").lower(), self.spec, self.run.tokens,
                                 mock=self.run.mock, timeout_s=self.run.launch_timeout,
-                                tokens_mode=tokens_mode)
+                                tokens_mode=tokens_mode, overrides=values)
         self.run.private_launchers.append(launcher)
         try:
             target = launcher.start()

@@ -43,7 +43,14 @@ PLACEHOLDERS = {
     "timeout_interactive_s": "default interactive decision timeout (limits.json value)",
     "timeout_unattended_s": "default unattended decision timeout (limits.json value)",
     "work_dir": "scratch directory of this instance",
+    "event_retention_count_max": "events kept for replay (limits.json value; lower for the "
+                                 "events/retention cases) - optional, ASSENT-TGT-007",
+    "event_retention_s": "seconds events are kept for replay (limits.json value) - optional, "
+                         "ASSENT-TGT-007",
 }
+# Placeholders a launch command may leave out: the target then does not declare the option,
+# and the cases that need it are skipped (not failed).
+OPTIONAL_PLACEHOLDERS = ("event_retention_count_max", "event_retention_s")
 
 
 class LaunchError(Exception):
@@ -139,12 +146,25 @@ class Target:
             _w.Recorder.current = saved
 
 
+def declares(template: Optional[str], placeholder: str) -> bool:
+    """Whether a launch command carries `{placeholder}`: how a launchable target declares an
+    optional option of PROTOCOL.md section 15."""
+    if not template:
+        return False
+    return any(("{%s}" % placeholder) in arg for arg in shlex.split(template))
+
+
 class Launcher:
     """Starts one instance from the launch template and stops it."""
 
     def __init__(self, template: str, root: str, name: str, spec: Spec, tokens: Tokens,
-                 mock: Any = None, timeout_s: float = 30.0, tokens_mode: int = 0o600):
+                 mock: Any = None, timeout_s: float = 30.0, tokens_mode: int = 0o600,
+                 overrides: Optional[Dict[str, str]] = None):
         self.template = template
+        self.overrides = dict(overrides or {})
+        unknown = sorted(k for k in self.overrides if k not in PLACEHOLDERS)
+        if unknown:
+            raise LaunchError("unknown placeholder(s) %s; known: %s" % (", ".join(unknown), ", ".join(sorted(PLACEHOLDERS))))
         self.name = name
         self.spec = spec
         self.tokens = tokens
@@ -192,6 +212,9 @@ class Launcher:
             "timeout_interactive_s": str(lim.get("timeout_interactive_s_default", 1800)),
             "timeout_unattended_s": str(lim.get("timeout_unattended_s_default", 300)),
             "work_dir": self.work_dir,
+            "event_retention_count_max": str(lim.get("event_retention_count_max", 100000)),
+            "event_retention_s": str(lim.get("event_retention_s", 86400)),
+            **self.overrides,
         }
 
     def command(self) -> List[str]:
