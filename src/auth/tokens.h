@@ -32,8 +32,13 @@ struct TokenEntry {
 
 class TokenStore {
  public:
-  // Parses a tokens file's contents; errors name the entry and field at fault.
+  // Parses a tokens file's contents. Valid is what tokens.json#/definitions/TokensFile
+  // says (checked with the embedded spec's compiled schema, loaded once on first use:
+  // immutable build-time data); errors are InvalidParams values naming the member at
+  // fault ("tokens[3].name must be …", "\"version\" must be the number 1, …") and
+  // nothing throws, whatever the text.
   static Result<TokenStore> Parse(const std::string& text);
+  // Parse on a file's contents; errors start with the file's path.
   static Result<TokenStore> LoadFile(const std::string& path);
 
   // The entry whose hash matches the presented token, or nullopt.

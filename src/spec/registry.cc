@@ -350,7 +350,8 @@ Status SpecRegistry::Build() {
     }
   }
   for (const char* ref : {"schemas/envelope.json#/definitions/ResponseBody",
-                          "schemas/http.json#/definitions/HttpError"})
+                          "schemas/http.json#/definitions/HttpError",
+                          "schemas/tokens.json#/definitions/TokensFile"})
     result_ref_[std::string("@") + ref] = BundledRef("openrpc.json", ref);
   // Compile everything now, so validation at run time never parses a schema and the
   // compiled map is read-only (thread-safe) afterwards.

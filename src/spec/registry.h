@@ -61,8 +61,8 @@ class SpecRegistry {
   std::optional<ValidationError> ValidateEvent(const std::string& type,
                                                const nlohmann::json& data) const;
   // Validates against any definition by reference, e.g. "schemas/http.json#/definitions/HttpError".
-  // References compiled at load (the response envelope, the HTTP error body) are fast;
-  // any other is compiled on each call (tests only).
+  // References compiled at load (the response envelope, the HTTP error body, the tokens
+  // file) are fast; any other is compiled on each call (tests only).
   std::optional<ValidationError> ValidateRef(const std::string& ref,
                                              const nlohmann::json& value) const;
 
