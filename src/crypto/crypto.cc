@@ -12,7 +12,22 @@ const unsigned char* U(std::string_view s) {
 }
 unsigned char* U(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
+// True when every byte of text is in the variant's alphabet ('=' only for the padded
+// one). libsodium 1.0.18's sodium_base642bin decodes every byte >= 0x80 as 63, so the
+// alphabet is checked here first (fuzz: base64-accepts-high-bytes).
+bool InBase64Alphabet(std::string_view text, int variant) {
+  const bool url = variant == sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  for (char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    (url ? (c == '-' || c == '_') : (c == '+' || c == '/' || c == '='));
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::optional<std::string> Base64DecodeVariant(std::string_view text, int variant) {
+  if (!InBase64Alphabet(text, variant)) return std::nullopt;
   std::string out(text.size() / 4 * 3 + 3, '\0');
   size_t out_len = 0;
   const char* end = nullptr;

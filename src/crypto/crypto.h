@@ -64,7 +64,9 @@ BoxKeyPair NewBoxKeyPair();
 bool Ed25519Verify(std::string_view public_key, std::string_view message,
                    std::string_view signature);
 
-// Encodings. Decoders return nullopt on malformed input (whitespace is not accepted).
+// Encodings. Decoders return nullopt on malformed input: any byte outside the variant's
+// alphabet (whitespace, bytes >= 0x80), bad padding or non-zero leftover bits; a text
+// they accept is canonical (encoding the result gives the text back).
 std::string Base64Encode(std::string_view data);             // standard, padded
 std::optional<std::string> Base64Decode(std::string_view text);
 std::string Base64UrlEncode(std::string_view data);          // url-safe, no padding
