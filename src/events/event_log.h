@@ -19,7 +19,10 @@
 //
 // Retention (ASSENT-EVT-007): an event is pruned once it is older than `retention_s`
 // OR more than `retention_count_max` newer events exist — "24 h or 100,000 events,
-// whichever is smaller". Each PruneOnce deletes at most `prune_rows_max` rows, so one
+// whichever is smaller" — but pruning always deletes a prefix of ids, so the gap
+// computed from the oldest retained id accounts for every pruned event: after the wall
+// clock stepped back, an old-timestamped event that follows a younger one is kept until
+// that one goes. Each PruneOnce reads and deletes at most `prune_rows_max` rows, so one
 // run's cost is bounded; the daemon calls it periodically.
 //
 // Thread safety: all methods may be called from any thread (the store serializes).

@@ -607,9 +607,19 @@ class SqliteTx final : public Tx {
 
   Result<int64_t> PruneEvents(TimeMs older_than, int64_t id_at_most,
                               int64_t max_rows) override {
+    // Always a prefix of ids, so a replay never meets a hole without a gap (EVT-005,
+    // EVT-006) even when the wall clock stepped back and a higher id carries an older
+    // time: the bound is id_at_most or, past it, the id before the first event (in id
+    // order) with time >= older_than. Only the max_rows events after id_at_most are
+    // looked at (`win`), so one run reads and deletes at most max_rows rows each; an
+    // old event after a young one is kept until that one goes (EVT-007 allows keeping
+    // events longer). Fuzz: sse-hole-after-clock-step.
     Status st = Write(
-        "DELETE FROM events WHERE id IN (SELECT id FROM events"
-        " WHERE time < ?1 OR id <= ?2 ORDER BY id LIMIT ?3)",
+        "WITH win AS (SELECT id, time FROM events WHERE id > ?2 ORDER BY id LIMIT ?3),"
+        " bound AS (SELECT COALESCE((SELECT MIN(id) - 1 FROM win WHERE time >= ?1),"
+        " (SELECT MAX(id) FROM win), ?2) AS b)"
+        " DELETE FROM events WHERE id IN (SELECT id FROM events"
+        " WHERE id <= (SELECT b FROM bound) ORDER BY id LIMIT ?3)",
         [&](Stmt& s) {
           s.Int(1, older_than);
           s.Int(2, id_at_most);

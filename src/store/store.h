@@ -115,8 +115,11 @@ class Tx : public ReadTx {
 
   // Assigns and returns the event's durable id.
   virtual Result<int64_t> InsertEvent(const EventRow& row) = 0;
-  // Deletes at most `max_rows` of the oldest events that are older than
-  // `older_than` or have an id <= `id_at_most`; returns how many were deleted.
+  // Deletes at most `max_rows` of the oldest events, always a prefix of ids: those with
+  // an id <= `id_at_most`, and after them those before the first event (in id order)
+  // whose time is >= `older_than` (a younger event keeps every later id, whatever its
+  // time, so no kept id is smaller than a pruned one). Looks at no more than `max_rows`
+  // events past `id_at_most`. Returns how many were deleted.
   virtual Result<int64_t> PruneEvents(TimeMs older_than, int64_t id_at_most,
                                       int64_t max_rows) = 0;
 

@@ -102,6 +102,35 @@ TEST_F(EventsLog, RetentionKeepsTheSmallerOfAgeAndCountAndIsBoundedPerRun) {
   EXPECT_EQ(*log.LastId(), 5);
 }
 
+// Fuzz: sse-hole-after-clock-step. After the wall clock stepped back, event 3 carries
+// an older time than event 2; pruning by time alone deleted 1 and 3 and kept 2, so a
+// replay from 0 showed gap 1..1, then 2, and silently skipped 3. Pruning deletes a
+// prefix of ids: 3 stays while 2 (younger) does.
+TEST_F(EventsLog, AClockStepBackNeverPrunesAHole) {
+  RetentionConfig config;
+  config.retention_s = 60;
+  const TimeMs t0 = clock_.NowMs();
+  Emit("cl_a", t0);            // 1: old
+  Emit("cl_a", t0 + 100'000);  // 2: young
+  Emit("cl_a", t0 + 1);        // 3: the clock stepped back: old again
+  Emit("cl_a", t0 + 110'000);  // 4: young
+  EventLog log(*store_, clock_, config);
+  clock_.SetMs(t0 + 120'000);  // older than 60 s: before t0 + 60 s
+  EXPECT_EQ(*log.PruneOnce(), 1);
+  EXPECT_EQ(*log.PruneOnce(), 0);
+  EXPECT_EQ(*log.OldestRetainedId(), 2);
+  auto b = log.ReadSince(0, ScopeAll(), 10);
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->gap.has_value());
+  EXPECT_EQ(b->gap->from_id, 1);
+  EXPECT_EQ(b->gap->to_id, 1);
+  EXPECT_EQ(Ids(*b), (std::vector<int64_t>{2, 3, 4}));
+  // Once 2 is old too, 2 and 3 go together; 4 stays.
+  clock_.SetMs(t0 + 165'000);
+  EXPECT_EQ(*log.PruneOnce(), 2);
+  EXPECT_EQ(*log.OldestRetainedId(), 4);
+}
+
 TEST_F(EventsLog, AnEmptyLogStillKnowsWhatWasPruned) {
   RetentionConfig config;
   config.retention_count_max = 0;
@@ -118,8 +147,10 @@ TEST_F(EventsLog, AnEmptyLogStillKnowsWhatWasPruned) {
   EXPECT_FALSE(log.ReadSince(3, ScopeAll(), 10)->gap.has_value());
 }
 
-// ASSENT-EVT-005/006/008 as a property: for any history, any pruning, any `since` and
-// any scope, paging through ReadSince yields exactly the visible events after `since`,
+// ASSENT-EVT-005/006/007/008 as a property: for any history (with the wall clock
+// stepping forward and back between events), any pruning by age and count, any `since`
+// and any scope, pruning removes a prefix of ids that keeps every young-and-recent
+// event, and paging through ReadSince yields exactly the visible events after `since`,
 // in order, once each, preceded by a gap exactly when something after `since` was
 // pruned.
 RC_GTEST_PROP(EventsReplay, YieldsExactlyTheVisibleSuffix, ()) {
@@ -129,7 +160,11 @@ RC_GTEST_PROP(EventsReplay, YieldsExactlyTheVisibleSuffix, ()) {
   FakeClock clock;
   const auto originators = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 3));
   std::vector<std::string> owner;  // owner[id - 1]
+  std::vector<TimeMs> times;  // times[id - 1]
   for (int o : originators) {
+    // The clock steps forward or back by up to 30 s before each event.
+    clock.AdvanceMs(*rc::gen::inRange<int64_t>(-30'000, 30'001));
+    times.push_back(clock.NowMs());
     const std::string name = "cl_" + std::to_string(o);
     RC_ASSERT(store
                   ->WithTransaction([&](store::Tx& tx) {
@@ -143,11 +178,26 @@ RC_GTEST_PROP(EventsReplay, YieldsExactlyTheVisibleSuffix, ()) {
   RetentionConfig config;
   config.retention_count_max = *rc::gen::inRange<int64_t>(0, total + 2);
   config.prune_rows_max = *rc::gen::inRange<int64_t>(1, 5);
+  config.retention_s = *rc::gen::inRange<int64_t>(1, 90);
+  clock.AdvanceMs(*rc::gen::inRange<int64_t>(-30'000, 60'001));
+  const TimeMs older_than = clock.NowMs() - config.retention_s * 1000;
   EventLog log(*store, clock, config);
-  while (*log.PruneOnce() > 0) {
+  int64_t runs = 0;
+  for (;;) {
+    auto n = log.PruneOnce();
+    RC_ASSERT(n.ok());
+    RC_ASSERT(*n <= config.prune_rows_max);
+    if (*n == 0) break;
+    RC_ASSERT(++runs <= total);
   }
-  const int64_t pruned_to = std::max<int64_t>(0, total - config.retention_count_max);
+  // Everything up to the count bound goes, and after it everything before the first
+  // young event; what is left is a suffix of ids holding every young-and-recent event.
+  int64_t pruned_to = std::max<int64_t>(0, total - config.retention_count_max);
+  while (pruned_to < total && times[pruned_to] < older_than) ++pruned_to;
   RC_ASSERT(*log.OldestRetainedId() == pruned_to + 1);
+  for (int64_t id = 1; id <= total; ++id)
+    if (times[id - 1] >= older_than && id > total - config.retention_count_max)
+      RC_ASSERT(id > pruned_to);
 
   const int64_t since = *rc::gen::inRange<int64_t>(0, total + 2);
   const int who = *rc::gen::inRange(-1, 3);  // -1: all
