@@ -206,8 +206,6 @@ void ConnectionServer::CloseAfterResponse(const httplib::Request& req) {
 
 void ConnectionServer::BodyConsumed() { tl_request.body_consumed = true; }
 
-bool ConnectionServer::HasBody() { return tl_request.has_body; }
-
 void ConnectionServer::SetErrorHandler(HandlerWithResponse handler) {
   set_error_handler(HandlerWithResponse(
       [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {

@@ -49,9 +49,6 @@ class ConnectionServer : public httplib::Server {
   static void CloseAfterResponse(const httplib::Request& req);
   // The handler read the request's body completely.
   static void BodyConsumed();
-  // Whether the current request announced a body (Content-Length > 0 or
-  // Transfer-Encoding).
-  static bool HasBody();
 
  protected:
   // Runs before the first request on a connection (peer credentials).

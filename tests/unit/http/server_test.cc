@@ -5,9 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -233,13 +237,234 @@ TEST_F(HttpServerTest, KnownPathWithOtherMethodIs405WithAllow) {
   auto r = Tcp().Post("/events", Headers(), "", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
-  EXPECT_EQ(r->get_header_value("Allow"), "GET");
+  EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD") << "HEAD is served wherever GET is";
   EXPECT_EQ(json::parse(r->body)["error"], "method_not_allowed");
-  EXPECT_EQ(json::parse(r->body)["allow"], "GET");
+  EXPECT_EQ(json::parse(r->body)["allow"], "GET, HEAD");
   r = Tcp().Get("/rpc", Headers());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
   EXPECT_EQ(r->get_header_value("Allow"), "POST");
+}
+
+TEST_F(HttpServerTest, OptionsOnAKnownPathIs405WithAllow) {
+  auto r = Tcp().Options("/rpc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+  EXPECT_EQ(json::parse(r->body)["error"], "method_not_allowed");
+  r = Tcp().Options("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD");
+  EXPECT_EQ(json::parse(r->body)["allow"], "GET, HEAD");
+}
+
+TEST_F(HttpServerTest, HeadIsGetWithoutBodyAndNotAllowedOnPostPaths) {
+  auto r = Tcp().Head("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->body.empty());
+  r = Tcp().Head("/rpc");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+}
+
+// ---- the connection loop (http/connection.h) --------------------------------------------
+
+// One raw TCP connection: the tests below frame requests byte by byte.
+class Raw {
+ public:
+  explicit Raw(const std::string& host_port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1))));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{3, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Raw() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the server may close before reading everything
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Everything the server sends until it closes, or until 3 s pass without a byte
+  // (then `closed` is false).
+  std::string ReadAll(bool* closed) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      *closed = n == 0 || errno == ECONNRESET;
+      return out;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+size_t Count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+std::string PingRequest(const std::string& extra = "") {
+  return std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
+         "Authorization: Bearer " + kAdminToken + "\r\nContent-Type: application/json\r\n" +
+         extra + "Content-Length: " + std::to_string(std::strlen(kPing)) + "\r\n\r\n" + kPing;
+}
+
+const std::string kSmuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(HttpServerTest, ConnectionGetWithABodyIsAnsweredThenClosed) {
+  for (const char* method : {"GET", "HEAD", "OPTIONS"}) {
+    Raw c(tcp_);
+    ASSERT_TRUE(c.connected());
+    c.Send(std::string(method) + " /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+           std::to_string(kSmuggled.size()) + "\r\n\r\n" + kSmuggled + PingRequest());
+    bool closed = false;
+    std::string got = c.ReadAll(&closed);
+    EXPECT_TRUE(closed) << method << ": the server must close after a body it did not read";
+    EXPECT_EQ(Count(got, "HTTP/1.1 "), 1u) << method << ": one answer only, got:\n" << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+    EXPECT_EQ(got.find("smuggled"), std::string::npos) << "the body was parsed as a request";
+  }
+}
+
+TEST_F(HttpServerTest, ConnectionRequestsSentTogetherAreAllServed) {
+  Raw c(tcp_);
+  ASSERT_TRUE(c.connected());
+  c.Send(PingRequest() + PingRequest() + PingRequest("Connection: close\r\n"));
+  bool closed = false;
+  std::string got = c.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(Count(got, "HTTP/1.1 200 OK"), 3u) << got;
+  EXPECT_EQ(Count(got, "\"pong\":true"), 3u) << got;
+}
+
+TEST_F(HttpServerTest, ConnectionRefusedBodyClosesAfterTheAnswer) {
+  Raw c(tcp_);
+  ASSERT_TRUE(c.connected());
+  // PUT /rpc: 405, its body is not read.
+  c.Send("PUT /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kSmuggled.size()) +
+         "\r\n\r\n" + kSmuggled);
+  bool closed = false;
+  std::string got = c.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(Count(got, "HTTP/1.1 405"), 1u) << got;
+  EXPECT_EQ(Count(got, "HTTP/1.1 "), 1u) << got;
+}
+
+std::string Chunked(size_t total, size_t chunk) {
+  std::string body;
+  for (size_t sent = 0; sent < total; sent += chunk) {
+    size_t n = std::min(chunk, total - sent);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%zx\r\n", n);
+    body += hex + std::string(n, ' ') + "\r\n";
+  }
+  return body + "0\r\n\r\n";
+}
+
+TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
+  const size_t max = static_cast<size_t>(limits::kRpcBodyBytesMax);
+  std::string head = std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
+                     "Authorization: Bearer " + kAdminToken +
+                     "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // kPing then spaces: exactly `max` bytes of valid JSON.
+  std::string ping(kPing);
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%zx\r\n", ping.size());
+  {
+    Raw c(tcp_);
+    ASSERT_TRUE(c.connected());
+    c.Send(head + hex + ping + "\r\n" + Chunked(max - ping.size(), 65536) +
+           PingRequest("Connection: close\r\n"));
+    bool closed = false;
+    std::string got = c.ReadAll(&closed);
+    EXPECT_EQ(Count(got, "\"pong\":true"), 2u) << "at the limit, and the next request too:\n"
+                                                 << got.substr(0, 2000);
+  }
+  {
+    Raw c(tcp_);
+    ASSERT_TRUE(c.connected());
+    c.Send(head + hex + ping + "\r\n" + Chunked(max - ping.size() + 1, 65536) + PingRequest());
+    bool closed = false;
+    std::string got = c.ReadAll(&closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got.substr(0, 2000);
+    EXPECT_NE(got.find("\"payload_too_large\""), std::string::npos);
+    EXPECT_NE(got.find("Connection: close"), std::string::npos);
+    EXPECT_EQ(Count(got, "HTTP/1.1 "), 1u);
+  }
+}
+
+TEST_F(HttpServerTest, ConnectionDeclaredLengthOverMaxIs413AtOnce) {
+  Raw c(tcp_);
+  ASSERT_TRUE(c.connected());
+  c.Send(std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n") +
+         std::string(1000, 'x'));
+  bool closed = false;
+  std::string got = c.ReadAll(&closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 413", 0), 0u) << got;
+  EXPECT_NE(got.find("\"limit_bytes\""), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ConnectionMalformedRequestsAre400BadRequestAndClose) {
+  for (const std::string& bad :
+       {std::string("THIS IS NOT HTTP\r\n\r\n"),
+        PingRequest("Content-Length: 5\r\n"),                      // two lengths
+        PingRequest("Transfer-Encoding: chunked\r\n"),             // length and chunked
+        std::string("POST /rpc HTTP/1.1\r\nContent-Length: 4x\r\n\r\nabcd"),
+        std::string("POST /rpc HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabcd"),
+        std::string("POST /rpc HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n"),
+        "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n"}) {
+    Raw c(tcp_);
+    ASSERT_TRUE(c.connected());
+    c.Send(bad + PingRequest());
+    bool closed = false;
+    std::string got = c.ReadAll(&closed);
+    EXPECT_TRUE(closed) << bad.substr(0, 80);
+    EXPECT_EQ(got.rfind("HTTP/1.1 400", 0), 0u) << bad.substr(0, 80) << "\n" << got;
+    EXPECT_NE(got.find("\"bad_request\""), std::string::npos) << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+    EXPECT_EQ(Count(got, "HTTP/1.1 "), 1u) << got;
+  }
+}
+
+TEST_F(HttpServerTest, ConnectionUnroutedMethodsAre405OrNotFound) {
+  Raw c(tcp_);
+  ASSERT_TRUE(c.connected());
+  c.Send("TRACE /rpc HTTP/1.1\r\nHost: x\r\n\r\nTRACE /nope HTTP/1.1\r\nHost: x\r\n"
+         "Connection: close\r\n\r\n");
+  bool closed = false;
+  std::string got = c.ReadAll(&closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 405", 0), 0u) << got;
+  EXPECT_NE(got.find("Allow: POST"), std::string::npos) << got;
+  EXPECT_NE(got.find("HTTP/1.1 404"), std::string::npos) << got;
+}
+
+TEST_F(HttpServerTest, ConnectionRangeHeadersAreIgnored) {
+  auto h = Headers();
+  h.emplace("Range", "bytes=0-3");
+  auto r = Tcp().Post("/rpc", h, kPing, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << "never a partial answer";
+  EXPECT_EQ(json::parse(r->body)["result"]["pong"], true);
 }
 
 TEST_F(HttpServerTest, UnknownRouteIs404Json) {
