@@ -683,7 +683,8 @@ class Fuzzer:
         if status in (429, 503) and base not in ("/readyz",):
             try:
                 ra = int(r.headers.get("Retry-After", "x"))
-                if ra != r.json().get("retry_after_s"):
+                # A HEAD answer has no body to compare with (only the header is checked).
+                if method != "HEAD" and ra != r.json().get("retry_after_s"):
                     self.violation("schema", "Retry-After %s differs from retry_after_s" % ra,
                                    exchange)
             except ValueError:
