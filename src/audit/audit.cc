@@ -140,6 +140,13 @@ Result<VerifyReport> Verify(store::Store& store, int64_t batch_rows) {
   return report;
 }
 
+json VerifyReportToJson(const VerifyReport& report) {
+  return json{{"ok", report.ok},
+              {"entries", report.entries},
+              {"head", report.head ? json(*report.head) : json(nullptr)},
+              {"first_bad_seq", report.first_bad_seq ? json(*report.first_bad_seq) : json(nullptr)}};
+}
+
 std::string ReasonHash(std::string_view reason) { return crypto::Blake2b256Hex(reason); }
 
 }  // namespace assent::audit

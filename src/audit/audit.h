@@ -76,6 +76,10 @@ struct VerifyReport {
 // recorded head. Store errors are returned as errors, not as a bad chain.
 Result<VerifyReport> Verify(store::Store& store, int64_t batch_rows = 1000);
 
+// The report as audit.verify returns it (audit.json#/definitions/VerifyResult); also
+// what `assent audit verify --db` prints for an offline check.
+nlohmann::json VerifyReportToJson(const VerifyReport& report);
+
 // Helpers for subjects: reason text only ever enters the log as this hash.
 std::string ReasonHash(std::string_view reason);
 

@@ -200,7 +200,18 @@ int RunCli(int argc, char** argv) {
 
   auto* audit_cmd = app.add_subcommand("audit", "the tamper-evident audit log (admin token)");
   audit_cmd->require_subcommand(1);
-  auto* verify_cmd = audit_cmd->add_subcommand("verify", "recompute the hash chain (exit 1 when broken)");
+  AuditVerifyOptions verify_o;
+  auto* verify_cmd = audit_cmd->add_subcommand(
+      "verify", "recompute the hash chain: the daemon's (admin token), or a database file "
+                "offline with --db");
+  verify_cmd->add_option("--db", verify_o.db_path,
+                         "check this SQLite file read-only, without a daemon, config or token "
+                         "(e.g. DATA_DIR/assent.db or a copy of it)");
+  verify_cmd->footer(
+      "Prints {ok, entries, head, first_bad_seq} with --json. Exit status: 0 the chain is\n"
+      "intact, 1 it is broken (an entry was edited, deleted, inserted or reordered; the first\n"
+      "bad seq is printed), 2 the file cannot be checked (missing, not SQLite, not an Assent\n"
+      "database, written by a newer Assent, unreadable); without --db, the usual codes.");
 
   // ---- run ----
   RunOptions run;
@@ -254,7 +265,7 @@ int RunCli(int argc, char** argv) {
     if (grants_cmd->parsed()) return CmdGrants(ctx, grants_o);
     if (revoke_cmd->parsed()) return CmdRevoke(ctx, revoke_id);
     if (watch_cmd->parsed()) return CmdWatch(ctx, watch_o);
-    if (verify_cmd->parsed()) return CmdAuditVerify(ctx);
+    if (verify_cmd->parsed()) return CmdAuditVerify(ctx, verify_o);
     if (run_cmd->parsed()) {
       if (has_dashes) {
         if (!run.command.empty())

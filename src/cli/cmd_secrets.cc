@@ -1,4 +1,4 @@
-// Secrets (admin) and the audit chain.
+// Secrets (admin) and the audit chain (through the daemon, or offline on a database file).
 //
 // `secret add` takes the value from stdin or a no-echo prompt, never from argv (argv is
 // world-readable in /proc and lands in shell history).
@@ -8,10 +8,12 @@
 #include <iterator>
 #include <sstream>
 
+#include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/terminal.h"
 #include "crypto/crypto.h"
+#include "store/sqlite_store.h"
 
 namespace assent::cli {
 
@@ -143,9 +145,32 @@ int CmdSecretRemove(CliContext& ctx, const std::string& name) {
   return kExitOk;
 }
 
-int CmdAuditVerify(CliContext& ctx) {
-  auto service = ctx.Open("admin");
-  json r = ctx.Check(service->AuditVerify(), *service);
+namespace {
+
+// The offline check: the same audit::Verify the daemon runs for audit.verify, on a
+// read-only connection to the file. A file that cannot be checked is exit 2 with the
+// reason, distinct from a broken chain (exit 1).
+json VerifyDatabaseFile(CliContext& ctx, const std::string& path) {
+  auto store = store::SqliteStore::OpenReadOnly(path);
+  if (!store.ok())
+    ctx.Die(kExitUsage, "assent audit verify: cannot check " + store.status().message());
+  auto report = audit::Verify(**store);
+  if (!report.ok())
+    ctx.Die(kExitUsage, "assent audit verify: cannot check " + path + ": " +
+                            report.status().message());
+  return audit::VerifyReportToJson(*report);
+}
+
+}  // namespace
+
+int CmdAuditVerify(CliContext& ctx, const AuditVerifyOptions& o) {
+  json r;
+  if (o.db_path) {
+    r = VerifyDatabaseFile(ctx, *o.db_path);
+  } else {
+    auto service = ctx.Open("admin");
+    r = ctx.Check(service->AuditVerify(), *service);
+  }
   bool ok = r.value("ok", false);
   if (ctx.options.json) {
     ctx.PrintJson(r);

@@ -70,7 +70,11 @@ struct SecretAddOptions {
 int CmdSecretAdd(CliContext& ctx, const SecretAddOptions& o);
 int CmdSecretList(CliContext& ctx);
 int CmdSecretRemove(CliContext& ctx, const std::string& name);
-int CmdAuditVerify(CliContext& ctx);
+struct AuditVerifyOptions {
+  // Set: verify this database file offline (read-only, no daemon, no config, no token).
+  std::optional<std::string> db_path;
+};
+int CmdAuditVerify(CliContext& ctx, const AuditVerifyOptions& o);
 
 // ---- requests, decisions, grants, events (cmd_access.cc) ----
 struct RequestOptions {

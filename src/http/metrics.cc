@@ -1,9 +1,41 @@
 #include "http/metrics.h"
 
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 namespace assent::http {
+
+namespace {
+
+// A label value in the text exposition format: backslash, double quote and newline are
+// the three characters that must be escaped. Our labels are method names, error names
+// and routes, but a label must never be the thing that breaks a scrape.
+std::string LabelValue(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// A sample value: integers exactly (an ostream would print 1234567 as 1.23457e+06),
+// anything else with enough digits to round-trip; non-finite values as 0.
+std::string SampleValue(double v) {
+  if (!std::isfinite(v)) return "0";
+  if (std::fabs(v) < 9007199254740992.0 && v == std::floor(v))
+    return std::to_string(static_cast<int64_t>(v));
+  std::ostringstream out;
+  out.precision(17);
+  out << v;
+  return out.str();
+}
+
+}  // namespace
 
 void Metrics::PreRegisterRpc(const std::vector<std::string>& methods,
                              const std::vector<std::string>& outcomes) {
@@ -43,17 +75,16 @@ std::string Metrics::Render() const {
   for (const auto& [k, v] : fast_rpc_)
     if (uint64_t n = v->load(std::memory_order_relaxed)) all[k] += n;
   for (const auto& [k, v] : all)
-    out << "assent_rpc_calls_total{method=\"" << k.first << "\",outcome=\"" << k.second
-        << "\"} " << v << "\n";
+    out << "assent_rpc_calls_total{method=\"" << LabelValue(k.first) << "\",outcome=\""
+        << LabelValue(k.second) << "\"} " << v << "\n";
   out << "# HELP assent_http_responses_total HTTP responses by route and status.\n"
          "# TYPE assent_http_responses_total counter\n";
   for (const auto& [k, v] : http_)
-    out << "assent_http_responses_total{route=\"" << k.first << "\",status=\"" << k.second
-        << "\"} " << v << "\n";
+    out << "assent_http_responses_total{route=\"" << LabelValue(k.first) << "\",status=\""
+        << k.second << "\"} " << v << "\n";
   for (const auto& g : gauges_) {
-    double value = g.read ? g.read() : 0;
     out << "# HELP " << g.name << " " << g.help << "\n# TYPE " << g.name << " gauge\n"
-        << g.name << " " << (std::isfinite(value) ? value : 0) << "\n";
+        << g.name << " " << SampleValue(g.read ? g.read() : 0) << "\n";
   }
   return out.str();
 }

@@ -409,10 +409,7 @@ void RegisterDomainMethods(rpc::Dispatcher& d, core::Engine& engine) {
     ASSENT_RETURN_IF_ERROR(RequireRoles(ctx, {kAdmin}));
     auto r = engine.VerifyAudit();
     if (!r.ok()) return r.status();
-    return json{{"ok", r->ok},
-                {"entries", r->entries},
-                {"head", OrNull(r->head)},
-                {"first_bad_seq", r->first_bad_seq ? json(*r->first_bad_seq) : json(nullptr)}};
+    return audit::VerifyReportToJson(*r);
   }));
 }
 

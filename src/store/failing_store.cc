@@ -42,6 +42,7 @@ class FailingReadTx : public Tx {
   ASSENT_FWD_READ(Result<std::vector<GrantRow>>, ListGrants, (const GrantFilter& f), (f))
   ASSENT_FWD_READ(Result<std::vector<GrantRow>>, ListDueGrants, (TimeMs n, int64_t l),
                   (n, l))
+  ASSENT_FWD_READ(Result<int64_t>, CountGrants, (std::string_view s), (s))
   ASSENT_FWD_READ(Result<std::optional<TimeMs>>, NextDeadline, (), ())
   ASSENT_FWD_READ(Result<AuditHead>, GetAuditHead, (), ())
   ASSENT_FWD_READ(Result<std::vector<AuditRow>>, ListAudit, (int64_t a, int64_t l), (a, l))

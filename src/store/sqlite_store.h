@@ -53,6 +53,14 @@ class SqliteStore final : public Store {
   // private in-memory database).
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteOptions& options = {});
+  // Opens an existing database read-only for offline inspection (`assent audit verify
+  // --db`): never creates, migrates or writes (a daemon may be using the file at the
+  // same time; WAL lets us read a consistent snapshot beside it). Refuses, with a
+  // message naming the problem, a path that does not exist or is not a regular file, a
+  // file that is not SQLite, one without Assent's schema (user_version 0 or no audit
+  // tables), and one written by a newer Assent. Write transactions on the result fail.
+  static Result<std::unique_ptr<SqliteStore>> OpenReadOnly(const std::string& path,
+                                                           const SqliteOptions& options = {});
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -74,6 +82,7 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Status Configure(const SqliteOptions& options, bool in_memory);
+  Status CheckReadable(const std::string& path);
   Status Migrate();
   Status Exec(const char* sql);
   Status RunInTransaction(const char* begin_sql, const std::function<Status()>& body);

@@ -53,6 +53,7 @@ class ReadTx {
       std::string_view originator, std::string_view client_request_id) = 0;
   // Oldest first (seq ascending).
   virtual Result<std::vector<RequestRow>> ListRequests(const RequestFilter& filter) = 0;
+  // Requests of `originator` (every originator when empty) in `state`.
   virtual Result<int64_t> CountRequests(std::string_view originator,
                                         std::string_view state) = 0;
   // Pending requests whose deadline is <= now, oldest deadline first.
@@ -65,6 +66,7 @@ class ReadTx {
   virtual Result<std::vector<GrantRow>> ListGrants(const GrantFilter& filter) = 0;
   // Live grants whose expiry is <= now, oldest expiry first.
   virtual Result<std::vector<GrantRow>> ListDueGrants(TimeMs now, int64_t limit) = 0;
+  virtual Result<int64_t> CountGrants(std::string_view state) = 0;
 
   // The earliest deadline of a pending request or a live grant, if any.
   virtual Result<std::optional<TimeMs>> NextDeadline() = 0;

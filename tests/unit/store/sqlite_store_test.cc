@@ -335,6 +335,98 @@ TEST(StoreSqlite, NextDeadlineIsTheEarliestPendingRequestOrLiveGrant) {
                   .ok());
 }
 
+TEST(StoreSqlite, CountsRequestsOfOneOriginatorOrAllAndGrantsByState) {
+  auto store = OpenOrDie(":memory:");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store
+                  ->WithTransaction([&](Tx& tx) -> Status {
+                    tx.InsertClient(Client("cl_1"));
+                    tx.InsertClient(Client("cl_2"));
+                    tx.InsertRequest(Request("rq_1", "cl_1"));
+                    tx.InsertRequest(Request("rq_2", "cl_2"));
+                    auto decided = Request("rq_3", "cl_2");
+                    decided.state = "approved";
+                    tx.InsertRequest(decided);
+                    EXPECT_EQ(*tx.CountRequests("cl_1", "pending"), 1);
+                    EXPECT_EQ(*tx.CountRequests("cl_2", "pending"), 1);
+                    EXPECT_EQ(*tx.CountRequests("", "pending"), 2);
+                    EXPECT_EQ(*tx.CountRequests("", "approved"), 1);
+                    EXPECT_EQ(*tx.CountGrants("live"), 0);
+                    GrantRow g;
+                    g.id = "gr_1";
+                    g.request_id = "rq_3";
+                    g.originator = "cl_2";
+                    g.secrets_json = "[]";
+                    g.uses_json = "{}";
+                    g.uses_left = 1;
+                    g.uses_total = 1;
+                    g.state = "live";
+                    g.expires_at = 7000;
+                    EXPECT_TRUE(tx.InsertGrant(g).ok());
+                    EXPECT_EQ(*tx.CountGrants("live"), 1);
+                    g.state = "revoked";
+                    EXPECT_TRUE(tx.UpdateGrant(g).ok());
+                    EXPECT_EQ(*tx.CountGrants("live"), 0);
+                    EXPECT_EQ(*tx.CountGrants("revoked"), 1);
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+TEST(StoreSqlite, OpenReadOnlyReadsAnExistingDatabaseAndNeverWrites) {
+  TempDir dir;
+  const std::string path = dir.File("assent.db");
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->WithTransaction([](Tx& tx) { return tx.InsertClient(Client("cl_1")); })
+                    .ok());
+  }
+  auto ro = SqliteStore::OpenReadOnly(path);
+  ASSERT_TRUE(ro.ok()) << ro.status().message();
+  bool found = false;
+  ASSERT_TRUE((*ro)->WithReadTransaction([&](ReadTx& tx) -> Status {
+                     found = tx.GetClient("cl_1")->has_value();
+                     return Status::Ok();
+                   })
+                  .ok());
+  EXPECT_TRUE(found);
+  Status write = (*ro)->WithTransaction([](Tx& tx) { return tx.InsertClient(Client("cl_2")); });
+  EXPECT_FALSE(write.ok());
+}
+
+// Each file OpenReadOnly refuses, with the words its message must contain.
+TEST(StoreSqlite, OpenReadOnlyRefusesWhatIsNotAnAssentDatabase) {
+  TempDir dir;
+  auto refused = [](const std::string& path, const std::string& words) {
+    auto r = SqliteStore::OpenReadOnly(path);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_NE(r.status().message().find(words), std::string::npos) << r.status().message();
+  };
+  refused(dir.File("missing.db"), "No such file");
+  EXPECT_FALSE(std::filesystem::exists(dir.File("missing.db")));  // never created
+  refused(dir.path(), "not a regular file");
+  std::ofstream(dir.File("garbage.db")) << std::string(4096, 'x');
+  refused(dir.File("garbage.db"), "not a SQLite database");
+  std::ofstream(dir.File("empty.db")).flush();
+  refused(dir.File("empty.db"), "schema version 0");
+  {
+    auto other = OpenOrDie(dir.File("other.db"));
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(other->ExecForTesting("DROP TABLE audit_head").ok());
+  }
+  refused(dir.File("other.db"), "no audit tables");
+  {
+    auto newer = OpenOrDie(dir.File("newer.db"));
+    ASSERT_TRUE(newer);
+    ASSERT_TRUE(newer
+                    ->ExecForTesting("PRAGMA user_version = " +
+                                     std::to_string(SqliteStore::CodeSchemaVersion() + 1))
+                    .ok());
+  }
+  refused(dir.File("newer.db"), "newer Assent");
+}
+
 TEST(StoreSqlite, OutboxRowsBecomeDueAtTheirAttemptTime) {
   auto store = OpenOrDie(":memory:");
   ASSERT_TRUE(store);
