@@ -2,7 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 
 #include "store/sqlite_schema.h"
@@ -241,7 +245,8 @@ class SqliteTx final : public Tx {
   }
 
   Result<int64_t> CountRequests(std::string_view originator, std::string_view state) override {
-    return Scalar("SELECT COUNT(*) FROM requests WHERE originator = ?1 AND state = ?2",
+    return Scalar("SELECT COUNT(*) FROM requests WHERE (?1 = '' OR originator = ?1)"
+                  " AND state = ?2",
                   [&](Stmt& s) {
                     s.Text(1, originator);
                     s.Text(2, state);
@@ -393,6 +398,11 @@ class SqliteTx final : public Tx {
                              s.Int(2, limit);
                            },
                            "ListDueOutbox");
+  }
+
+  Result<int64_t> CountGrants(std::string_view state) override {
+    return Scalar("SELECT COUNT(*) FROM grants WHERE state = ?1",
+                  [&](Stmt& s) { s.Text(1, state); }, "CountGrants");
   }
 
   Result<int64_t> CountOutbox(std::string_view state) override {
@@ -768,6 +778,60 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
   ASSENT_RETURN_IF_ERROR(store->Configure(options, path == ":memory:" || path.empty()));
   ASSENT_RETURN_IF_ERROR(store->Migrate());
   return store;
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::OpenReadOnly(const std::string& path,
+                                                               const SqliteOptions& options) {
+  // SQLite reports a missing file or a directory as "unable to open database file";
+  // say which it is.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Internal(path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Internal(path + ": not a regular file");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status err = Internal(path + ": cannot open: " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return err;
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout_ms));
+  ASSENT_RETURN_IF_ERROR(store->CheckReadable(path));
+  return store;
+}
+
+Status SqliteStore::CheckReadable(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The first statement reads the header: a file that is not SQLite fails here.
+  int64_t v = 0;
+  {
+    auto version = Prepare("PRAGMA user_version");
+    std::optional<Stmt> s;
+    if (version.ok()) s.emplace(*version);
+    if (!s || s->Step() != SQLITE_ROW) {
+      if (sqlite3_errcode(db_) == SQLITE_NOTADB) return Internal(path + ": not a SQLite database");
+      return Internal(path + ": cannot read: " + sqlite3_errmsg(db_));
+    }
+    v = s->ColInt(0);
+  }
+  const int64_t known = static_cast<int64_t>(SqliteMigrations().size());
+  if (v == 0)
+    return Internal(path + ": a SQLite database, but not Assent's (schema version 0)");
+  if (v > known)
+    return Internal(path + ": schema version " + std::to_string(v) +
+                    " was written by a newer Assent (this build knows up to " +
+                    std::to_string(known) + ")");
+  auto tables = Prepare(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('audit', "
+      "'audit_head')");
+  if (!tables.ok()) return Internal(path + ": cannot read: " + tables.status().message());
+  Stmt s(*tables);
+  if (s.Step() != SQLITE_ROW) return Internal(path + ": cannot read: " + sqlite3_errmsg(db_));
+  if (s.ColInt(0) != 2)
+    return Internal(path + ": a SQLite database, but not Assent's (no audit tables)");
+  return Status::Ok();
 }
 
 SqliteStore::~SqliteStore() {
