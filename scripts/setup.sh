@@ -14,6 +14,7 @@ PACKAGES=(
   python3 python3-pytest python3-pytest-timeout python3-jsonschema python3-nacl
   python3-requests
   wrk ccache
+  prometheus
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,8 +33,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # We install tools, never services: `prometheus` is here only for `promtool check
+  # metrics`, and its postinst would start a Prometheus server (and, without systemd,
+  # fail the install when that does not work). A policy-rc.d that denies every start
+  # stops both; an existing one (a container's) is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Enabled units would start at the next boot: disable the one we just installed.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm tools (OpenRPC validator), from the committed lockfile, only when stale.
