@@ -136,7 +136,7 @@ std::optional<json> RpcEndpoint::HandleOne(const CallContext& ctx, const json& r
   if (resp && options_.validate_responses) {
     // Every response object must match the envelope (ASSENT-RPC-019/020); a mismatch is
     // our bug, reported as -32603 rather than sent malformed.
-    if (auto err = registry_.ValidateRef("schemas/envelope.json#/definitions/ResponseBody", *resp)) {
+    if (auto err = registry_.ValidateResponse(*resp)) {
       log::Error("rpc.response_schema_violation",
                  {{"instance_path", err->instance_path}, {"schema_path", err->schema_path},
                   {"message", err->message}});

@@ -60,6 +60,12 @@ class SpecRegistry {
                                                 const nlohmann::json& result) const;
   std::optional<ValidationError> ValidateEvent(const std::string& type,
                                                const nlohmann::json& data) const;
+  // Validates one JSON-RPC response object against the envelope (ResponseBody, ASSENT-
+  // RPC-019/020). Equivalent to ValidateRef(".../ResponseBody", r) but cheaper: an object
+  // with exactly one of `result` / `error` can only match that branch of the oneOf, so
+  // only SuccessResponse or ErrorResponse is checked; anything else gets the full schema.
+  // (A unit test checks the two agree.)
+  std::optional<ValidationError> ValidateResponse(const nlohmann::json& response) const;
   // Validates against any definition by reference, e.g. "schemas/http.json#/definitions/HttpError".
   // References compiled at load (the response envelope, the HTTP error body, the tokens
   // file) are fast; any other is compiled on each call (tests only).

@@ -94,6 +94,38 @@ TEST(SpecRegistry, OverlongPatternedStringIsRejectedWithoutRunningTheRegex) {
   EXPECT_NE(e->schema_path.find("maxLength"), std::string::npos) << e->schema_path;
 }
 
+TEST(SpecRegistry, TheResponseShortcutAgreesWithTheFullEnvelopeSchema) {
+  const std::string body = "schemas/envelope.json#/definitions/ResponseBody";
+  const json error = {{"code", -32601}, {"message", "method not found: x"}};
+  const std::vector<json> responses = {
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"result", {{"pong", true}}}},
+      {{"jsonrpc", "2.0"}, {"id", "a"}, {"result", nullptr}},
+      {{"jsonrpc", "2.0"}, {"id", nullptr}, {"error", error}},
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"error", error}},
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"result", 1}, {"error", error}},  // both
+      {{"jsonrpc", "2.0"}, {"id", 1}},                                    // neither
+      {{"jsonrpc", "1.0"}, {"id", 1}, {"result", 1}},
+      {{"jsonrpc", "2.0"}, {"result", 1}},                                // no id
+      {{"jsonrpc", "2.0"}, {"id", {1}}, {"result", 1}},                  // id an array
+      {{"jsonrpc", "2.0"}, {"id", std::string(129, 'x')}, {"result", 1}},
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"result", 1}, {"extra", 1}},
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"error", {{"code", "x"}}}},
+      {{"jsonrpc", "2.0"}, {"id", 1}, {"error", nullptr}},
+      json::array({{{"jsonrpc", "2.0"}, {"id", 1}, {"result", 1}}}),
+      json::array(),
+      json("text"),
+      json(nullptr),
+  };
+  int accepted = 0;
+  for (const auto& r : responses) {
+    const bool fast = !Registry().ValidateResponse(r).has_value();
+    const bool full = !Registry().ValidateRef(body, r).has_value();
+    EXPECT_EQ(fast, full) << r.dump();
+    accepted += full;
+  }
+  EXPECT_EQ(accepted, 5);  // the first four and the one-element batch
+}
+
 TEST(SpecRegistry, LimitsHeaderMatchesSpecLimitsJson) {
   const json& spec_limits = Registry().Limits();
   ASSERT_TRUE(spec_limits.is_object());
