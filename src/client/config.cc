@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json_members.h"
 #include "client/remote_service.h"
 #include "daemon/files.h"
 
@@ -161,7 +162,7 @@ std::map<std::string, ClientIdentity> IdentityStore::ReadAll() const {
   if (!j.is_object() || !j.contains("identities") || !j["identities"].is_object()) return out;
   for (auto it = j["identities"].begin(); it != j["identities"].end(); ++it) {
     if (!it->is_object()) continue;
-    ClientIdentity id{it->value("client_id", ""), it->value("client_key", "")};
+    ClientIdentity id{StrMember(*it, "client_id"), StrMember(*it, "client_key")};
     if (IsIdentityShape(id)) out[it.key()] = id;
   }
   return out;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/json_members.h"
+
 namespace assent::client {
 
 namespace {
@@ -35,11 +37,11 @@ std::optional<DiscoveryInfo> ReadDiscovery(const std::string& data_dir) {
     return std::nullopt;
   DiscoveryInfo info;
   info.pid = static_cast<pid_t>(j["pid"].get<int64_t>());
-  info.daemon_version = j.value("daemon_version", "");
-  info.protocol_version = j.value("protocol_version", "");
+  info.daemon_version = StrMember(j, "daemon_version");
+  info.protocol_version = StrMember(j, "protocol_version");
   for (const auto& l : j["listeners"]) {
     if (!l.is_object()) continue;
-    info.listeners.push_back({l.value("transport", ""), l.value("address", "")});
+    info.listeners.push_back({StrMember(l, "transport"), StrMember(l, "address")});
   }
   return info;
 }

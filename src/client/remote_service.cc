@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+
+#include "base/json_members.h"
 
 namespace assent::client {
 
@@ -130,19 +133,22 @@ Reply<json> InterpretRpcAnswer(int http_status, const std::string& body) {
     ServiceError e;
     e.kind = ServiceError::Kind::kHttp;
     e.name = j["error"].get<std::string>();
-    e.message = j.value("message", "");
+    e.message = StrMember(j, "message");
     e.data = j;
     e.http_status = http_status;
     return e;
   }
-  if (j.value("jsonrpc", "") != "2.0")
+  if (StrMember(j, "jsonrpc") != "2.0")
     return ProtocolError("the server's answer is not JSON-RPC 2.0", http_status);
   if (j.contains("error") && j["error"].is_object()) {
     const json& err = j["error"];
+    auto code = IntMember(err, "code");
+    if (!code || *code < INT32_MIN || *code > INT32_MAX)
+      return ProtocolError("the server's JSON-RPC error has no integer code", http_status);
     ServiceError e;
     e.kind = ServiceError::Kind::kRpc;
-    e.code = err.value("code", 0);
-    e.message = err.value("message", "");
+    e.code = static_cast<int>(*code);
+    e.message = StrMember(err, "message");
     e.data = err.contains("data") ? err["data"] : json(nullptr);
     e.http_status = http_status;
     e.name = ErrorNameForCode(e.code);

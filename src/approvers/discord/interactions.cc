@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "approvers/discord/json_util.h"
+#include "base/json_members.h"
 
 #include "approvers/discord/message.h"
 #include "approvers/discord/state.h"

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "approvers/discord/json_util.h"
+#include "base/json_members.h"
 
 #include <algorithm>
 #include <chrono>

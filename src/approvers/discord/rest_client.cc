@@ -2,7 +2,7 @@
 
 #include <httplib.h>
 
-#include "approvers/discord/json_util.h"
+#include "base/json_members.h"
 
 #include <algorithm>
 #include <cctype>

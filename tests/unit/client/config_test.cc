@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "client/daemon_files.h"
 #include "store/temp_dir.h"
 
 namespace assent::client {
@@ -132,6 +133,29 @@ TEST(IdentityStore, IgnoresMalformedEntries) {
   testing::TempDir dir;
   std::ofstream(dir.File("client.json"))
       << R"({"version":1,"identities":{"unix:/a":{"client_id":"cl_x","client_key":"k"}}})";
+  IdentityStore store(dir.File("client.json"));
+  EXPECT_FALSE(store.Get("unix:/a"));
+}
+
+TEST(DiscoveryFile, MembersOfTheWrongTypeAreIgnoredNotThrown) {
+  testing::TempDir dir;
+  const std::string data_dir = dir.File("");
+  std::ofstream(DiscoveryFilePath(data_dir))
+      << R"({"pid":42,"daemon_version":1,"protocol_version":null,)"
+         R"("listeners":[{"transport":"tcp","address":9},7,{"transport":"unix","address":"/s"}]})";
+  auto d = ReadDiscovery(data_dir);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->pid, 42);
+  EXPECT_EQ(d->daemon_version, "");
+  ASSERT_EQ(d->listeners.size(), 2u);
+  EXPECT_EQ(d->listeners[0].address, "");
+  EXPECT_EQ(d->listeners[1].address, "/s");
+}
+
+TEST(IdentityStore, MembersOfTheWrongTypeAreIgnoredNotThrown) {
+  testing::TempDir dir;
+  std::ofstream(dir.File("client.json"))
+      << R"({"version":1,"identities":{"unix:/a":{"client_id":7,"client_key":["k"]}}})";
   IdentityStore store(dir.File("client.json"));
   EXPECT_FALSE(store.Get("unix:/a"));
 }

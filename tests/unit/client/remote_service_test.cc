@@ -60,6 +60,27 @@ TEST(InterpretRpcAnswer, AnythingElseIsAProtocolError) {
   }
 }
 
+TEST(InterpretRpcAnswer, MembersOfTheWrongTypeAreAProtocolErrorNotAnException) {
+  for (const char* body : {R"({"jsonrpc":2,"id":1,"result":1})",
+                           R"({"jsonrpc":"2.0","id":1,"error":{"code":"-32002","message":"x"}})",
+                           R"({"jsonrpc":"2.0","id":1,"error":{"code":1.5,"message":"x"}})",
+                           R"({"jsonrpc":"2.0","id":1,"error":{"code":99999999999,"message":"x"}})",
+                           R"({"jsonrpc":"2.0","id":1,"error":{"message":"x"}})"}) {
+    auto r = InterpretRpcAnswer(400, body);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().kind, ServiceError::Kind::kProtocol) << body;
+  }
+  // A message that is not a string is left out; the error itself still reaches the user.
+  auto rpc = InterpretRpcAnswer(404, R"({"jsonrpc":"2.0","id":1,"error":{"code":-32002,"message":{}}})");
+  ASSERT_FALSE(rpc.ok());
+  EXPECT_EQ(rpc.error().name, "not_found");
+  EXPECT_EQ(rpc.error().message, "");
+  auto http = InterpretRpcAnswer(401, R"({"error":"unauthorized","message":401})");
+  ASSERT_FALSE(http.ok());
+  EXPECT_EQ(http.error().name, "unauthorized");
+  EXPECT_EQ(http.error().message, "");
+}
+
 TEST(InterpretRpcAnswer, UnknownCodesGetAGenericName) {
   auto r = InterpretRpcAnswer(500, R"({"jsonrpc":"2.0","id":1,"error":{"code":-31999,"message":"x"}})");
   ASSERT_FALSE(r.ok());
