@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "base/wipe.h"
+
 namespace assent::http {
 
 namespace {
@@ -48,7 +50,12 @@ class ConnectionStream final : public httplib::Stream {
   ConnectionStream(socket_t sock, int read_timeout_ms, int write_timeout_ms)
       : sock_(sock), read_ms_(read_timeout_ms), write_ms_(write_timeout_ms), buf_(4096) {}
 
+  ~ConnectionStream() override { WipeBytes(buf_.data(), buf_.size()); }
+
   bool HasBuffered() const { return off_ < len_; }
+  // Overwrites the bytes already handed out (they may be a secret's, in a body); the
+  // buffered rest is the next request's.
+  void WipeConsumed() { WipeBytes(buf_.data(), off_); }
 
   bool is_readable() const override {
     return HasBuffered() || Poll(sock_, POLLIN, read_ms_) > 0;
@@ -228,6 +235,7 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     tl_request = RequestState{};
     bool connection_closed = false;
     ret = process_request(strm, left == 1, connection_closed, OnParsed);
+    strm.WipeConsumed();
     // A body nobody read would be parsed as the next request: never reuse then.
     bool unread = tl_request.has_body && !tl_request.body_consumed;
     if (!ret || connection_closed || tl_request.close || !tl_request.parsed || unread) {

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "base/log.h"
 #include "base/fault.h"
 #include "base/limits.h"
+#include "base/wipe.h"
 
 namespace assent::http {
 
@@ -255,6 +257,7 @@ class HttpServer::Impl {
         ConnectionServer::BodyConsumed();
         return true;
       }
+      body->reserve(n);  // one allocation: no reallocated copy of a secret left behind
     } else {
       // Neither header: the request has no body (RFC 9112 §6.3).
       ConnectionServer::BodyConsumed();
@@ -271,6 +274,15 @@ class HttpServer::Impl {
       if (body->size() + n > limit) {
         over = true;
         return false;
+      }
+      if (body->size() + n > body->capacity()) {
+        // Grow by hand so the old block is overwritten before it is freed (a chunked
+        // body's size is not known in advance; it may hold a secret).
+        std::string grown;
+        grown.reserve(std::max(body->capacity() * 2, body->size() + n));
+        grown.append(*body);
+        WipeString(*body);
+        *body = std::move(grown);
       }
       body->append(data, n);
       return true;
@@ -305,6 +317,7 @@ class HttpServer::Impl {
       return Count("/rpc", 415);
     }
     rpc::RpcReply reply = o_.endpoint_.Handle(*ctx, body);
+    WipeString(body);  // it may hold a secret (secret.put)
     res.status = reply.http_status;
     if (!reply.body.empty()) res.set_content(reply.body, "application/json");
     Count("/rpc", res.status);

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/fault.h"
 #include "base/limits.h"
+#include "base/wipe.h"
 
 namespace assent::rpc {
 
@@ -82,6 +83,12 @@ json RpcEndpoint::ErrorResponse(const json& id, const Status& status) {
 
 RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) const {
   json doc;
+  // The request may carry a secret (secret.put): its strings are overwritten once the
+  // reply is built, whichever way this returns.
+  struct WipeOnExit {
+    json& doc;
+    ~WipeOnExit() { WipeJsonStrings(doc); }
+  } wipe_on_exit{doc};
   DepthLimitedDom builder(doc);
   bool well_formed = json::sax_parse(body.begin(), body.end(), &builder);
   if (builder.too_deep && ASSENT_FAULT("depth-limit-ignored")) {
