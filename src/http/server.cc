@@ -109,6 +109,21 @@ std::string ShownHeader(const std::string& v) {
 
 }  // namespace
 
+// A listener's view of the shared worker pool. cpp-httplib shuts its task queue down
+// when the listener stops; the shared pool outlives each listener and is shut down once,
+// by Impl::Stop, after every listener has stopped.
+namespace {
+class SharedQueue final : public httplib::TaskQueue {
+ public:
+  explicit SharedQueue(httplib::ThreadPool& pool) : pool_(pool) {}
+  void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
+  void shutdown() override {}
+
+ private:
+  httplib::ThreadPool& pool_;
+};
+}  // namespace
+
 class HttpServer::Impl {
  public:
   explicit Impl(HttpServer& owner) : o_(owner) {}
@@ -507,9 +522,7 @@ class HttpServer::Impl {
           SendJson(r, 500, HttpError("internal_error", "internal error (logged as a bug)"));
         });
     // Every knob set explicitly (TOOLCHAIN.md): no library default is our policy.
-    s.new_task_queue = [] {
-      return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
-    };
+    s.new_task_queue = [this] { return new SharedQueue(*pool_); };
     // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));
     s.set_keep_alive_max_count(static_cast<size_t>(limits::kKeepAliveRequestsMax));
@@ -592,6 +605,7 @@ class HttpServer::Impl {
   }
 
   Status Start() {
+    pool_ = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(limits::kHttpWorkerThreads));
     for (const auto& l : o_.options_.listeners) {
       Status st = l.kind == ListenerConfig::Kind::kUnix ? BindUnix(l) : BindTcp(l);
       if (!st.ok()) return st;
@@ -611,6 +625,8 @@ class HttpServer::Impl {
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
+    // Every listener has stopped accepting; wait for the connections still served.
+    if (pool_) pool_->shutdown();
     // Remove our socket file only if it is still ours: a daemon started after this one
     // began stopping may already have bound a new socket at the same path.
     for (const auto& b : o_.bound_) {
@@ -622,6 +638,7 @@ class HttpServer::Impl {
         ::unlink(b.address.c_str());
     }
     servers_.clear();
+    pool_.reset();
   }
 
   std::atomic<bool> stopping_{false};
@@ -630,6 +647,9 @@ class HttpServer::Impl {
   HttpServer& o_;
   std::vector<std::unique_ptr<ConnectionServer>> servers_;
   std::vector<std::thread> threads_;
+  // One worker pool for every listener (SharedQueue): the SSE cap and the RPC workers it
+  // is sized for are the daemon's, not each socket's, and idle threads cost stack pages.
+  std::unique_ptr<httplib::ThreadPool> pool_;
   std::map<std::string, std::pair<dev_t, ino_t>> socket_inodes_;
 };
 
