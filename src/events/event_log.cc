@@ -86,6 +86,7 @@ Result<int64_t> EventLog::PruneOnce() {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (deleted > 0) prune_generation_.fetch_add(1);
   return deleted;
 }
 

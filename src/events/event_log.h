@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,11 +94,15 @@ class EventLog {
   // Prunes at most prune_rows_max events that fall outside the retention window;
   // returns how many were deleted.
   Result<int64_t> PruneOnce();
+  // Counts the PruneOnce runs that deleted something (raised after their commit): a
+  // cached read from an earlier generation may hold events since pruned.
+  int64_t PruneGeneration() const { return prune_generation_.load(); }
 
  private:
   store::Store& store_;
   Clock& clock_;
   RetentionConfig config_;
+  std::atomic<int64_t> prune_generation_{0};
 };
 
 }  // namespace assent::events

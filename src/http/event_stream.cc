@@ -94,17 +94,32 @@ bool SseStreamer::Next(const EventStreamRequest& req, int64_t* cursor, std::stri
       }
       seen = last_notified_id_;
     }
-    auto batch = log_.ReadSince(*cursor, scope, kReplayBatch);
-    if (!batch.ok()) {
-      log::Error("events.read_failed", {{"message", batch.status().message()}});
-      *chunk = shutdown_frame();
-      return false;
+    const ReadKey key{*cursor, scope.all, scope.originator, seen, log_.PruneGeneration()};
+    bool cached = false;
+    {
+      std::lock_guard<std::mutex> lock(read_cache_mu_);
+      if (auto it = read_cache_.find(key); it != read_cache_.end()) {
+        *chunk = it->second.chunk;
+        *cursor = it->second.next_after_id;
+        cached = true;
+      }
     }
-    if (batch->gap && !ASSENT_FAULT("events-no-gap"))
-      *chunk += Frame(batch->gap->to_id, "gap",
-                      {{"from_id", batch->gap->from_id}, {"to_id", batch->gap->to_id}});
-    for (const auto& e : batch->events) *chunk += Frame(ASSENT_FAULT("events-without-ids") ? std::nullopt : std::optional<int64_t>(e.id), e.type, e.data);
-    *cursor = batch->next_after_id;
+    if (!cached) {
+      auto batch = log_.ReadSince(*cursor, scope, kReplayBatch);
+      if (!batch.ok()) {
+        log::Error("events.read_failed", {{"message", batch.status().message()}});
+        *chunk = shutdown_frame();
+        return false;
+      }
+      if (batch->gap && !ASSENT_FAULT("events-no-gap"))
+        *chunk += Frame(batch->gap->to_id, "gap",
+                        {{"from_id", batch->gap->from_id}, {"to_id", batch->gap->to_id}});
+      for (const auto& e : batch->events) *chunk += Frame(ASSENT_FAULT("events-without-ids") ? std::nullopt : std::optional<int64_t>(e.id), e.type, e.data);
+      *cursor = batch->next_after_id;
+      std::lock_guard<std::mutex> lock(read_cache_mu_);
+      if (read_cache_.size() >= 16) read_cache_.clear();
+      read_cache_.emplace(key, Rendered{*chunk, *cursor});
+    }
     if (!chunk->empty()) return true;
 
     std::unique_lock<std::mutex> lock(mu_);

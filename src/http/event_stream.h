@@ -15,7 +15,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <string>
+#include <tuple>
 
 #include "events/event_log.h"
 #include "http/server.h"
@@ -46,6 +49,21 @@ class SseStreamer final : public EventStreamer {
   int64_t last_notified_id_ = 0;
   bool shutting_down_ = false;
   std::string shutdown_reason_;
+
+  // Streams woken by the same commit read the same thing: the first one reads the log
+  // and renders the frames, the others take its result (one SQLite read per event
+  // instead of one per subscriber). A result is keyed by cursor, scope, and the notified
+  // id and prune generation the reader saw before reading; it is valid for any reader
+  // with that key, since an event it lacks was notified after that snapshot and wakes
+  // the reader again, and a prune since then changes the key.
+  struct Rendered {
+    std::string chunk;
+    int64_t next_after_id = 0;
+  };
+  // (cursor, scope.all, scope.originator, notified id seen, prune generation seen)
+  using ReadKey = std::tuple<int64_t, bool, std::string, int64_t, int64_t>;
+  std::mutex read_cache_mu_;
+  std::map<ReadKey, Rendered> read_cache_;  // bounded: cleared at 16 entries (a few MB at most)
 };
 
 }  // namespace assent::http

@@ -119,6 +119,32 @@ TEST_F(SseStreamerTest, PrunedHistoryStartsWithAGap) {
   EXPECT_EQ(Ids(chunk), (std::vector<int64_t>{4, 5, 6}));
 }
 
+TEST_F(SseStreamerTest, StreamsShareAReadUntilAPruneChangesWhatIsRetained) {
+  events::RetentionConfig retention;
+  retention.retention_count_max = 2;
+  events::EventLog log(*store_, clock_, retention);
+  for (int i = 0; i < 5; ++i) Add("request.created", "cl_a");
+  http::SseStreamer s(log, 1, 64);
+  auto req = Req(rpc::Role::kAdmin, std::nullopt, 1);
+  std::string chunk;
+  for (int stream = 0; stream < 2; ++stream) {  // the second takes the first one's read
+    int64_t cursor = -1;
+    s.Next(req, &cursor, &chunk);
+    ASSERT_TRUE(s.Next(req, &cursor, &chunk));
+    EXPECT_EQ(Ids(chunk), (std::vector<int64_t>{2, 3, 4, 5})) << stream;
+    EXPECT_EQ(cursor, 5);
+  }
+  auto pruned = log.PruneOnce();
+  ASSERT_TRUE(pruned.ok());
+  ASSERT_EQ(*pruned, 3);
+  // A stream opened after the prune from the same cursor: a gap, then what is retained.
+  int64_t cursor = -1;
+  s.Next(req, &cursor, &chunk);
+  ASSERT_TRUE(s.Next(req, &cursor, &chunk));
+  EXPECT_EQ(chunk.rfind("id: 3\nevent: gap\ndata: {\"from_id\":2,\"to_id\":3}\n\n", 0), 0u) << chunk;
+  EXPECT_EQ(Ids(chunk), (std::vector<int64_t>{3, 4, 5}));
+}
+
 TEST_F(SseStreamerTest, ShutdownEndsEveryStreamWithAShutdownEvent) {
   http::SseStreamer s(*log_, 30, 64);
   int64_t cursor = -1;
