@@ -19,13 +19,11 @@ namespace {
 
 constexpr char kTokensFileRef[] = "schemas/tokens.json#/definitions/TokensFile";
 
-// The embedded spec, loaded on first use; nullptr if it does not load (a build error).
+// The embedded spec (the process's shared copy); nullptr if it does not load (a build
+// error).
 const spec::SpecRegistry* Spec() {
-  static const std::unique_ptr<spec::SpecRegistry> registry = [] {
-    auto r = spec::SpecRegistry::LoadEmbedded();
-    return r.ok() ? std::move(*r) : nullptr;
-  }();
-  return registry.get();
+  auto r = spec::SpecRegistry::Shared();
+  return r.ok() ? *r : nullptr;
 }
 
 // A short, printable rendering of a JSON value for messages.

@@ -189,7 +189,7 @@ int RunDaemon(const DaemonConfig& cfg) {
   const std::string data_dir = std::filesystem::absolute(cfg.data_dir).string();
   if (Status st = EnsurePrivateDir(data_dir); !st.ok()) return fail(st.message());
 
-  auto registry_or = spec::SpecRegistry::LoadEmbedded();
+  auto registry_or = spec::SpecRegistry::Shared();
   if (!registry_or.ok()) return fail("embedded spec: " + registry_or.status().message());
   const spec::SpecRegistry& registry = **registry_or;
 

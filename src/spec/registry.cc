@@ -265,6 +265,12 @@ Result<std::unique_ptr<SpecRegistry>> SpecRegistry::LoadEmbedded() {
   return r;
 }
 
+Result<const SpecRegistry*> SpecRegistry::Shared() {
+  static const Result<std::unique_ptr<SpecRegistry>> loaded = LoadEmbedded();
+  if (!loaded.ok()) return loaded.status();
+  return loaded->get();
+}
+
 Status SpecRegistry::Build() {
   json files = json::object();
   for (const auto& f : EmbeddedFiles()) {

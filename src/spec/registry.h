@@ -41,6 +41,10 @@ class SpecRegistry {
   // Loads the embedded spec. Fails (with a message naming the file and reason) if the
   // spec is malformed — a build error, so the daemon refuses to start.
   static Result<std::unique_ptr<SpecRegistry>> LoadEmbedded();
+  // The process's one loaded copy of the embedded spec, loaded on first use (thread-
+  // safe): the daemon and the tokens-file check share it instead of each holding a
+  // megabyte-sized copy. The error, if it does not load, is LoadEmbedded's.
+  static Result<const SpecRegistry*> Shared();
   ~SpecRegistry();
 
   // The OpenRPC document as served by rpc.discover.
