@@ -5,12 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "base/limits.h"
 #include "base/wipe.h"
 
 namespace assent::http {
@@ -31,6 +33,12 @@ thread_local RequestState tl_request;
 constexpr size_t kDrainBytesMax = 4u << 20;
 constexpr int kDrainMs = 2000;
 constexpr int kPollSliceMs = 100;
+// The most one request may make the server read: its line, headers and body framing
+// included. Twice the body limit leaves room for chunk framing of chunks of 8 bytes or
+// more; beyond it the read fails and the request is answered 400 and the connection
+// closed.
+constexpr size_t kRequestBytesMax =
+    2 * static_cast<size_t>(limits::kRpcBodyBytesMax) + (64u << 10);
 
 int Poll(socket_t sock, short events, int timeout_ms) {
   pollfd p{sock, events, 0};
@@ -69,7 +77,20 @@ class ConnectionStream final : public httplib::Stream {
     return ::recv(sock_, &c, 1, MSG_PEEK) > 0;
   }
 
+  // Starts a request's read budget (kRequestBytesMax).
+  void ResetBudget() { budget_ = kRequestBytesMax; }
+
   ssize_t read(char* ptr, size_t size) override {
+    // cpp-httplib reads the request line, header lines and chunk-size lines with no
+    // length limit: the budget bounds what one request may make us read at all.
+    if (budget_ == 0) return -1;
+    size = std::min(size, budget_);
+    ssize_t n = ReadSome(ptr, size);
+    if (n > 0) budget_ -= static_cast<size_t>(n);
+    return n;
+  }
+
+  ssize_t ReadSome(char* ptr, size_t size) {
     if (HasBuffered()) {
       size_t n = std::min(size, len_ - off_);
       std::memcpy(ptr, buf_.data() + off_, n);
@@ -141,6 +162,7 @@ class ConnectionStream final : public httplib::Stream {
   std::vector<char> buf_;
   size_t off_ = 0;
   size_t len_ = 0;
+  size_t budget_ = kRequestBytesMax;
 };
 
 // Waits for the next request: buffered bytes, or the socket readable within the
@@ -233,13 +255,17 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     if (!WaitForRequest(strm, sock, keep_alive_timeout_sec_, svr_sock_)) break;
     tl_request = RequestState{};
+    strm.ResetBudget();
     bool connection_closed = false;
     ret = process_request(strm, left == 1, connection_closed, OnParsed);
     strm.WipeConsumed();
     // A body nobody read would be parsed as the next request: never reuse then.
     bool unread = tl_request.has_body && !tl_request.body_consumed;
     if (!ret || connection_closed || tl_request.close || !tl_request.parsed || unread) {
-      linger = ret && (tl_request.close || unread || !tl_request.parsed);
+      // Also when the client already sent more (pipelined past the keep-alive limit):
+      // closing with unread data would reset the connection under the last answer.
+      linger = ret && (tl_request.close || unread || !tl_request.parsed || strm.HasBuffered() ||
+                       Poll(sock, POLLIN, 0) > 0);
       break;
     }
   }

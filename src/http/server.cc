@@ -109,21 +109,6 @@ std::string ShownHeader(const std::string& v) {
 
 }  // namespace
 
-// A listener's view of the shared worker pool. cpp-httplib shuts its task queue down
-// when the listener stops; the shared pool outlives each listener and is shut down once,
-// by Impl::Stop, after every listener has stopped.
-namespace {
-class SharedQueue final : public httplib::TaskQueue {
- public:
-  explicit SharedQueue(httplib::ThreadPool& pool) : pool_(pool) {}
-  void enqueue(std::function<void()> fn) override { pool_.enqueue(std::move(fn)); }
-  void shutdown() override {}
-
- private:
-  httplib::ThreadPool& pool_;
-};
-}  // namespace
-
 class HttpServer::Impl {
  public:
   explicit Impl(HttpServer& owner) : o_(owner) {}
@@ -259,6 +244,10 @@ class HttpServer::Impl {
     if (has_te) {
       if (!EqualsIgnoreCase(req.get_header_value("Transfer-Encoding"), "chunked"))
         return bad("the only transfer coding served is chunked");
+      // cpp-httplib 0.11's chunked decoder is lax (a chunk not followed by CRLF ends the
+      // body without an error, sizes go through strtoul): whatever it leaves unread must
+      // never be parsed as the next request, so a chunked request ends its connection.
+      ConnectionServer::CloseAfterResponse(req);
     } else if (has_cl) {
       std::string cl = req.get_header_value("Content-Length");
       uint64_t n = 0;
@@ -318,6 +307,12 @@ class HttpServer::Impl {
                  const httplib::ContentReader& reader) {
     res.set_header("Assent-Api-Version", "1.0");  // ASSENT-HTTP-018
     std::string body;
+    // It may hold a secret (secret.put): overwritten whichever way this returns, a
+    // refusal (401, 415, a partial body) as well as an answer.
+    struct WipeOnExit {
+      std::string& s;
+      ~WipeOnExit() { WipeString(s); }
+    } wipe_on_exit{body};
     if (!ReadBody(req, res, reader, "/rpc", &body)) return;
     auto ctx = Admit(req, res);
     if (!ctx) return Count("/rpc", res.status);
@@ -332,7 +327,6 @@ class HttpServer::Impl {
       return Count("/rpc", 415);
     }
     rpc::RpcReply reply = o_.endpoint_.Handle(*ctx, body);
-    WipeString(body);  // it may hold a secret (secret.put)
     res.status = reply.http_status;
     if (!reply.body.empty()) res.set_content(reply.body, "application/json");
     Count("/rpc", res.status);
@@ -522,7 +516,11 @@ class HttpServer::Impl {
           SendJson(r, 500, HttpError("internal_error", "internal error (logged as a bug)"));
         });
     // Every knob set explicitly (TOOLCHAIN.md): no library default is our policy.
-    s.new_task_queue = [this] { return new SharedQueue(*pool_); };
+    // A pool per listener: a client holding every worker of one listener (TCP is the one
+    // that may face the network) cannot queue the others' clients behind it.
+    s.new_task_queue = [] {
+      return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
+    };
     // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));
     s.set_keep_alive_max_count(static_cast<size_t>(limits::kKeepAliveRequestsMax));
@@ -605,7 +603,6 @@ class HttpServer::Impl {
   }
 
   Status Start() {
-    pool_ = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(limits::kHttpWorkerThreads));
     for (const auto& l : o_.options_.listeners) {
       Status st = l.kind == ListenerConfig::Kind::kUnix ? BindUnix(l) : BindTcp(l);
       if (!st.ok()) return st;
@@ -625,8 +622,6 @@ class HttpServer::Impl {
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
-    // Every listener has stopped accepting; wait for the connections still served.
-    if (pool_) pool_->shutdown();
     // Remove our socket file only if it is still ours: a daemon started after this one
     // began stopping may already have bound a new socket at the same path.
     for (const auto& b : o_.bound_) {
@@ -638,7 +633,6 @@ class HttpServer::Impl {
         ::unlink(b.address.c_str());
     }
     servers_.clear();
-    pool_.reset();
   }
 
   std::atomic<bool> stopping_{false};
@@ -647,9 +641,6 @@ class HttpServer::Impl {
   HttpServer& o_;
   std::vector<std::unique_ptr<ConnectionServer>> servers_;
   std::vector<std::thread> threads_;
-  // One worker pool for every listener (SharedQueue): the SSE cap and the RPC workers it
-  // is sized for are the daemon's, not each socket's, and idle threads cost stack pages.
-  std::unique_ptr<httplib::ThreadPool> pool_;
   std::map<std::string, std::pair<dev_t, ino_t>> socket_inodes_;
 };
 
