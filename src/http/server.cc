@@ -13,10 +13,15 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "base/log.h"
 #include "base/fault.h"
@@ -106,6 +111,63 @@ std::string ShownHeader(const std::string& v) {
   for (char c : v.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
   return out;
 }
+
+}  // namespace
+
+namespace {
+
+// httplib::ThreadPool's contract (every queued job runs; shutdown() runs what is queued,
+// then joins), but threads are started on demand, up to `max`, when a job arrives and no
+// worker is idle; a started worker stays for the pool's life.
+class GrowingPool final : public httplib::TaskQueue {
+ public:
+  explicit GrowingPool(size_t max) : max_(max) {}
+  ~GrowingPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(fn));
+    if (idle_ < jobs_.size() && workers_.size() < max_)
+      workers_.emplace_back([this] { Work(); });
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    std::vector<std::thread> workers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_ = true;
+      workers.swap(workers_);
+    }
+    cv_.notify_all();
+    for (auto& t : workers)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // shutting down, nothing left to run
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+  size_t idle_ = 0;
+  bool shutdown_ = false;
+};
 
 }  // namespace
 
@@ -517,9 +579,10 @@ class HttpServer::Impl {
         });
     // Every knob set explicitly (TOOLCHAIN.md): no library default is our policy.
     // A pool per listener: a client holding every worker of one listener (TCP is the one
-    // that may face the network) cannot queue the others' clients behind it.
+    // that may face the network) cannot queue the others' clients behind it. Workers are
+    // started as connections need them, so an idle daemon holds a few threads, not 2 x 96.
     s.new_task_queue = [] {
-      return new httplib::ThreadPool(static_cast<size_t>(limits::kHttpWorkerThreads));
+      return new GrowingPool(static_cast<size_t>(limits::kHttpWorkerThreads));
     };
     // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));
