@@ -1,5 +1,6 @@
 // Overwriting sensitive bytes before memory is released: a secret's plaintext (secret.put
-// carries it in the request) must not linger in freed heap blocks of the daemon.
+// carries it in the request), keys and tokens must not linger in freed heap blocks. The
+// one implementation; crypto::Wipe is this for strings.
 //
 // explicit_bzero (glibc) is a memset the compiler may not remove. Best effort by nature:
 // copies made inside libraries (cpp-httplib's stack read buffer, nlohmann's lexer token
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace assent {
@@ -43,5 +45,21 @@ inline void WipeJsonStrings(nlohmann::json& j) {
     }
   }
 }
+
+// Wipes `value` (a std::string or a JSON document) when the scope ends, whichever way.
+template <typename T>
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(T& value) : value_(value) {}
+  ~WipeOnExit() {
+    if constexpr (std::is_same_v<T, nlohmann::json>) WipeJsonStrings(value_);
+    else WipeString(value_);
+  }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  T& value_;
+};
 
 }  // namespace assent

@@ -158,9 +158,4 @@ std::optional<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
-void Wipe(std::string& s) {
-  if (!s.empty()) sodium_memzero(s.data(), s.size());
-  s.clear();
-}
-
 }  // namespace assent::crypto

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "base/random.h"
+#include "base/wipe.h"
 
 namespace assent::crypto {
 
@@ -73,7 +74,7 @@ std::string Base64UrlEncode(std::string_view data);          // url-safe, no pad
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 std::optional<std::string> HexDecode(std::string_view hex);
 
-// Overwrites the buffer's bytes (sodium_memzero) and clears it.
-void Wipe(std::string& s);
+// Overwrites the string's bytes, its whole capacity, and clears it (base/wipe.h).
+inline void Wipe(std::string& s) { WipeString(s); }
 
 }  // namespace assent::crypto

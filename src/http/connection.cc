@@ -90,24 +90,6 @@ class ConnectionStream final : public httplib::Stream {
     return n;
   }
 
-  ssize_t ReadSome(char* ptr, size_t size) {
-    if (HasBuffered()) {
-      size_t n = std::min(size, len_ - off_);
-      std::memcpy(ptr, buf_.data() + off_, n);
-      off_ += n;
-      return static_cast<ssize_t>(n);
-    }
-    if (Poll(sock_, POLLIN, read_ms_) <= 0) return -1;
-    if (size >= buf_.size()) return Recv(ptr, size);
-    ssize_t n = Recv(buf_.data(), buf_.size());
-    if (n <= 0) return n;
-    len_ = static_cast<size_t>(n);
-    size_t give = std::min(size, len_);
-    std::memcpy(ptr, buf_.data(), give);
-    off_ = give;
-    return static_cast<ssize_t>(give);
-  }
-
   ssize_t write(const char* ptr, size_t size) override {
     if (!is_writable()) return -1;
     for (;;) {
@@ -139,6 +121,24 @@ class ConnectionStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  ssize_t ReadSome(char* ptr, size_t size) {
+    if (HasBuffered()) {
+      size_t n = std::min(size, len_ - off_);
+      std::memcpy(ptr, buf_.data() + off_, n);
+      off_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (Poll(sock_, POLLIN, read_ms_) <= 0) return -1;
+    if (size >= buf_.size()) return Recv(ptr, size);
+    ssize_t n = Recv(buf_.data(), buf_.size());
+    if (n <= 0) return n;
+    len_ = static_cast<size_t>(n);
+    size_t give = std::min(size, len_);
+    std::memcpy(ptr, buf_.data(), give);
+    off_ = give;
+    return static_cast<ssize_t>(give);
+  }
+
   ssize_t Recv(char* ptr, size_t size) {
     for (;;) {
       ssize_t n = ::recv(sock_, ptr, size, 0);

@@ -371,10 +371,7 @@ class HttpServer::Impl {
     std::string body;
     // It may hold a secret (secret.put): overwritten whichever way this returns, a
     // refusal (401, 415, a partial body) as well as an answer.
-    struct WipeOnExit {
-      std::string& s;
-      ~WipeOnExit() { WipeString(s); }
-    } wipe_on_exit{body};
+    WipeOnExit<std::string> wipe_on_exit(body);
     if (!ReadBody(req, res, reader, "/rpc", &body)) return;
     auto ctx = Admit(req, res);
     if (!ctx) return Count("/rpc", res.status);

@@ -85,10 +85,7 @@ RpcReply RpcEndpoint::Handle(const CallContext& ctx, std::string_view body) cons
   json doc;
   // The request may carry a secret (secret.put): its strings are overwritten once the
   // reply is built, whichever way this returns.
-  struct WipeOnExit {
-    json& doc;
-    ~WipeOnExit() { WipeJsonStrings(doc); }
-  } wipe_on_exit{doc};
+  WipeOnExit<json> wipe_on_exit(doc);
   DepthLimitedDom builder(doc);
   bool well_formed = json::sax_parse(body.begin(), body.end(), &builder);
   if (builder.too_deep && ASSENT_FAULT("depth-limit-ignored")) {
