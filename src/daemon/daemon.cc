@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -314,44 +315,37 @@ int RunDaemon(const DaemonConfig& cfg) {
 
   metrics.AddGauge("assent_sse_subscribers", "Open event streams.",
                    [&streamer] { return static_cast<double>(streamer.Subscribers()); });
-  metrics.AddGauge("assent_pending_requests", "Requests waiting for a decision.", [&bundle] {
-    int64_t n = 0;
-    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
-      auto c = tx.CountRequests("", "pending");
-      if (c.ok()) n = *c;
-      return Status::Ok();
+  // Gauges counted in the store, each in a read transaction of its own (0 if it fails).
+  auto store_gauge = [&](const char* name, const char* help,
+                         std::function<Result<int64_t>(store::ReadTx&)> count) {
+    metrics.AddGauge(name, help, [&bundle, count = std::move(count)] {
+      int64_t n = 0;
+      bundle.store->WithReadTransaction([&](store::ReadTx& tx) {
+        if (auto c = count(tx); c.ok()) n = *c;
+        return Status::Ok();
+      });
+      return static_cast<double>(n);
     });
-    return static_cast<double>(n);
-  });
-  metrics.AddGauge("assent_live_grants", "Grants that can still be used.", [&bundle] {
-    int64_t n = 0;
-    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
-      auto c = tx.CountGrants("live");
-      if (c.ok()) n = *c;
-      return Status::Ok();
-    });
-    return static_cast<double>(n);
-  });
-  metrics.AddGauge("assent_audit_entries", "Entries in the audit chain.", [&bundle] {
-    int64_t n = 0;
-    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
-      auto h = tx.GetAuditHead();
-      if (h.ok()) n = h->seq;
-      return Status::Ok();
-    });
-    return static_cast<double>(n);
-  });
-  metrics.AddGauge("assent_outbox_depth", "Discord outbox rows not yet done.", [&bundle] {
-    int64_t n = 0;
-    bundle.store->WithReadTransaction([&n](store::ReadTx& tx) {
-      for (const char* state : {"pending", "inflight"}) {
-        auto c = tx.CountOutbox(state);
-        if (c.ok()) n += *c;
-      }
-      return Status::Ok();
-    });
-    return static_cast<double>(n);
-  });
+  };
+  store_gauge("assent_pending_requests", "Requests waiting for a decision.",
+              [](store::ReadTx& tx) { return tx.CountRequests("", "pending"); });
+  store_gauge("assent_live_grants", "Grants that can still be used.",
+              [](store::ReadTx& tx) { return tx.CountGrants("live"); });
+  store_gauge("assent_audit_entries", "Entries in the audit chain.",
+              [](store::ReadTx& tx) -> Result<int64_t> {
+                auto h = tx.GetAuditHead();
+                if (!h.ok()) return h.status();
+                return h->seq;
+              });
+  store_gauge("assent_outbox_depth", "Discord outbox rows not yet done.",
+              [](store::ReadTx& tx) -> Result<int64_t> {
+                int64_t n = 0;
+                for (const char* state : {"pending", "inflight"}) {
+                  auto c = tx.CountOutbox(state);
+                  if (c.ok()) n += *c;
+                }
+                return n;
+              });
 
   // The sweeper: makes due transitions (timeouts, expiries) on time even when nobody
   // calls, and prunes the event log within its retention (ASSENT-EVT-007): by age every
