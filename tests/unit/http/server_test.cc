@@ -380,11 +380,16 @@ std::string Chunked(size_t total, size_t chunk) {
   return body + "0\r\n\r\n";
 }
 
+// The request line and headers of an authenticated POST /rpc with a chunked body.
+std::string ChunkedPingHead() {
+  return std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
+         "Authorization: Bearer " + kAdminToken +
+         "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+}
+
 TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
   const size_t max = static_cast<size_t>(limits::kRpcBodyBytesMax);
-  std::string head = std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
-                     "Authorization: Bearer " + kAdminToken +
-                     "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string head = ChunkedPingHead();
   // kPing then spaces: exactly `max` bytes of valid JSON.
   std::string ping(kPing);
   char hex[32];
@@ -418,9 +423,7 @@ TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
 }
 
 TEST_F(HttpServerTest, ConnectionBytesAfterABrokenChunkAreNeverARequest) {
-  std::string head = std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
-                     "Authorization: Bearer " + kAdminToken +
-                     "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string head = ChunkedPingHead();
   std::string ping(kPing);
   char hex[32];
   std::snprintf(hex, sizeof hex, "%zx\r\n", ping.size());
@@ -441,10 +444,7 @@ TEST_F(HttpServerTest, ConnectionAnEndlessChunkSizeLineIsCutOff) {
   // per-request read budget stops it with a 400 and a close.
   Raw c(tcp_);
   ASSERT_TRUE(c.connected());
-  c.Send(std::string("POST /rpc HTTP/1.1\r\nHost: x\r\nAssent-Api-Version: 1\r\n") +
-         "Authorization: Bearer " + kAdminToken +
-         "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1" +
-         std::string(3u << 20, '0'));
+  c.Send(ChunkedPingHead() + "1" + std::string(3u << 20, '0'));
   bool closed = false;
   std::string got = c.ReadAll(&closed);
   EXPECT_TRUE(closed);

@@ -40,6 +40,21 @@ RequestRow Request(const std::string& id, const std::string& originator,
   return r;
 }
 
+GrantRow LiveGrant(const std::string& id, const std::string& request_id,
+                   const std::string& originator, TimeMs expires_at) {
+  GrantRow g;
+  g.id = id;
+  g.request_id = request_id;
+  g.originator = originator;
+  g.secrets_json = "[]";
+  g.uses_json = "{}";
+  g.uses_left = 1;
+  g.uses_total = 1;
+  g.state = "live";
+  g.expires_at = expires_at;
+  return g;
+}
+
 TEST(StoreSqlite, NewDatabaseIsAtTheCodeSchemaVersion) {
   auto store = OpenOrDie(":memory:");
   ASSERT_TRUE(store);
@@ -315,16 +330,7 @@ TEST(StoreSqlite, NextDeadlineIsTheEarliestPendingRequestOrLiveGrant) {
                     r.expires_at = 9000;
                     tx.InsertRequest(r);
                     EXPECT_EQ(**tx.NextDeadline(), 9000);
-                    GrantRow g;
-                    g.id = "gr_1";
-                    g.request_id = "rq_1";
-                    g.originator = "cl_1";
-                    g.secrets_json = "[]";
-                    g.uses_json = "{}";
-                    g.uses_left = 1;
-                    g.uses_total = 1;
-                    g.state = "live";
-                    g.expires_at = 7000;
+                    GrantRow g = LiveGrant("gr_1", "rq_1", "cl_1", 7000);
                     EXPECT_TRUE(tx.InsertGrant(g).ok());
                     EXPECT_EQ(**tx.NextDeadline(), 7000);
                     g.state = "revoked";
@@ -352,16 +358,7 @@ TEST(StoreSqlite, CountsRequestsOfOneOriginatorOrAllAndGrantsByState) {
                     EXPECT_EQ(*tx.CountRequests("", "pending"), 2);
                     EXPECT_EQ(*tx.CountRequests("", "approved"), 1);
                     EXPECT_EQ(*tx.CountGrants("live"), 0);
-                    GrantRow g;
-                    g.id = "gr_1";
-                    g.request_id = "rq_3";
-                    g.originator = "cl_2";
-                    g.secrets_json = "[]";
-                    g.uses_json = "{}";
-                    g.uses_left = 1;
-                    g.uses_total = 1;
-                    g.state = "live";
-                    g.expires_at = 7000;
+                    GrantRow g = LiveGrant("gr_1", "rq_3", "cl_2", 7000);
                     EXPECT_TRUE(tx.InsertGrant(g).ok());
                     EXPECT_EQ(*tx.CountGrants("live"), 1);
                     g.state = "revoked";
