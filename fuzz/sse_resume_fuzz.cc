@@ -8,8 +8,10 @@
 // of two clients, bursts (to cross the streamer's 256-event replay batches), clock steps
 // forward and, because wall clocks do step back, backward, and pruning runs.
 //
-// The stream is drained until it idles (heartbeat 0 s, so an idle stream answers at
-// once), a few live events are committed and notified, and the stream is shut down.
+// The stream is served as assentd serves it: Open, then Adopt by the streamer's writer
+// thread of one end of a socket pair, from which the harness reads the chunked stream
+// until the expected frames arrived; a few live events are committed and notified, and
+// the stream is shut down (which shows any frame beyond those expected).
 // Properties, from spec/requirements.json:
 //   EVT-007  after each pruning run every event younger than retention_s AND among the
 //            newest retention_count_max is still retained, and a run deletes at most
@@ -23,6 +25,8 @@
 //   EVT-008  an agent gets only its own client's events; admins get all.
 //   EVT-002/003  every event frame has an id, an x-events type and one line of JSON data
 //            equal to what was stored; EVT-011 `shutdown` has no id and ends the stream.
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +43,7 @@
 #include "http/event_stream.h"
 #include "rpc/context.h"
 #include "spec/registry.h"
+#include "sse_socket_reader.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -265,7 +270,7 @@ class Run {
   }
 
   void Stream(events::EventLog& log, const assent::http::EventStreamRequest& req) {
-    assent::http::SseStreamer streamer(log, /*heartbeat_s=*/0, /*subscribers_max=*/4);
+    assent::http::SseStreamer streamer(log, /*heartbeat_s=*/60, /*subscribers_max=*/4);
     const std::set<int64_t> retained = Retained();
     const int64_t last = static_cast<int64_t>(inserted_.size());
     auto visible = [&](const Stored& e) {
@@ -283,12 +288,21 @@ class Run {
       }
     }
 
+    // As the HTTP server opens a stream: a slot, Open (the worker's first bytes), then
+    // the writer thread adopts one end of a socket pair; the harness reads the other.
+    int sv[2];
+    FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair failed");
+    FUZZ_CHECK(streamer.TryAcquireSlot(), "no subscriber slot for the first stream");
     int64_t cursor = -1;
-    std::string chunk;
-    FUZZ_CHECK(streamer.Next(req, &cursor, &chunk), "the stream ended before it began");
-    FUZZ_CHECK(chunk.rfind("retry: ", 0) == 0, "the stream does not open with retry: " +
-                                                   Shown(chunk));
-    std::vector<Frame> got = Drain(streamer, req, &cursor);
+    std::string head;
+    FUZZ_CHECK(streamer.Open(req, &cursor, &head), "the stream ended before it began");
+    FUZZ_CHECK(head.rfind("retry: ", 0) == 0, "the stream does not open with retry: " + Shown(head));
+    streamer.Adopt(sv[0], req, cursor);
+    assent::testing::SseSocketReader reader(sv[1]);
+    // The replay: as many frames as expected (a missing one times out, an extra one
+    // shows among the live frames or before `shutdown` below).
+    const size_t replay_frames = expect.size() + (last_pruned_after_cursor ? 1 : 0);
+    std::vector<Frame> got = ReadFrames(reader, replay_frames);
 
     size_t at = 0;
     if (last_pruned_after_cursor) {
@@ -329,34 +343,32 @@ class Run {
       if (visible(inserted_.back()) && (!req.since || id > *req.since)) live.push_back(id);
     }
     streamer.Notify(static_cast<int64_t>(inserted_.size()));
+    std::vector<Frame> all = ReadFrames(reader, replay_frames + live.size());
     std::vector<int64_t> followed;
-    for (const Frame& f : Drain(streamer, req, &cursor)) {
-      CheckEventFrame(f);
-      if (f.event != "gap") followed.push_back(*f.id);
+    for (size_t i = replay_frames; i < all.size(); ++i) {
+      CheckEventFrame(all[i]);
+      if (all[i].event != "gap") followed.push_back(*all[i].id);
     }
     FUZZ_CHECK(followed == live, "live events " + Ids(followed) + ", expected " + Ids(live));
 
-    // EVT-011.
-    streamer.Shutdown("fuzz");
-    chunk.clear();
-    FUZZ_CHECK(!streamer.Next(req, &cursor, &chunk), "the stream goes on after shutdown");
-    auto frames = ParseFrames(chunk);
-    FUZZ_CHECK(frames.size() == 1 && frames[0].event == "shutdown" && !frames[0].id,
-               "shutdown frame wrong: " + Shown(chunk));
+    // EVT-011: `shutdown` without an id, the last chunk, and the connection closes.
+    streamer.Shutdown("signal");
+    FUZZ_CHECK(reader.ReadToEof(), "the stream goes on after shutdown");
+    bool last_chunk = false;
+    bool framing_ok = false;
+    const std::string text = reader.Text(&last_chunk, &framing_ok);
+    FUZZ_CHECK(framing_ok && last_chunk, "the stream's chunk framing is broken: " + Shown(reader.raw()));
+    auto frames = ParseFrames(text);
+    FUZZ_CHECK(frames.size() == all.size() + 1, "frames after the live events: " +
+                                                   std::to_string(frames.size() - all.size()));
+    FUZZ_CHECK(frames.back().event == "shutdown" && !frames.back().id,
+               "shutdown frame wrong: " + Shown(text));
   }
 
-  // Frames until the stream idles (a heartbeat chunk); bounded.
-  std::vector<Frame> Drain(assent::http::SseStreamer& streamer,
-                           const assent::http::EventStreamRequest& req, int64_t* cursor) {
-    std::vector<Frame> out;
-    for (int i = 0; i < 64; ++i) {
-      std::string chunk;
-      FUZZ_CHECK(streamer.Next(req, cursor, &chunk), "the stream ended while replaying");
-      if (chunk == ": heartbeat\n\n") return out;
-      for (auto& f : ParseFrames(chunk)) out.push_back(std::move(f));
-    }
-    FUZZ_CHECK(false, "the stream never idled");
-    return out;
+  // The stream's frames once it has sent at least `n` (or after 10 s, however many).
+  static std::vector<Frame> ReadFrames(assent::testing::SseSocketReader& reader, size_t n) {
+    reader.ReadUntil([n](const std::string& text) { return ParseFrames(text).size() >= n; }, 10000);
+    return ParseFrames(reader.Text());
   }
 
   void CheckEventFrame(const Frame& f) {

@@ -72,10 +72,16 @@ inline constexpr int64_t kEventRetentionCountMax = 100'000;
 inline constexpr int64_t kEventRetentionSeconds = 24 * 3600;
 
 // --- HTTP server sizing (not on the wire; cpp-httplib knobs) ---
-// Every SSE stream and every open keep-alive connection holds a worker thread, so the
-// pool must exceed the SSE cap plus the RPC concurrency we want to serve.
+// Every open keep-alive connection holds a worker thread. An SSE stream holds one only
+// while it opens (then the streamer's single writer thread serves it), but 64 streams may
+// open at once; the cap keeps room for them beside the RPC concurrency we want to serve.
 inline constexpr int64_t kRpcConcurrencyWorkers = 32;
 inline constexpr int64_t kHttpWorkerThreads = kSseSubscribersMax + kRpcConcurrencyWorkers;
+// Idle workers kept per listener; a worker finishing a connection beyond that many ends.
+// More idle workers made RPC slower, not faster: a new connection wakes the worker that
+// waited longest, and with 8 idle ones that worker was cold (bench/report.py: RPC p99
+// +15 % for as long as they stayed, after 64 connections opened at once).
+inline constexpr int64_t kHttpSpareWorkersMax = 2;
 // A connection closes after this many requests (the client reconnects at once): with
 // more busy connections than workers, the ones queued for a worker get their turn within
 // a fraction of a second instead of waiting for a connection to go idle (bench/ping.sh

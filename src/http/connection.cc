@@ -25,6 +25,7 @@ struct RequestState {
   bool has_body = false;       // Content-Length > 0 or Transfer-Encoding present
   bool body_consumed = false;  // a handler read the whole body
   bool close = false;          // end the connection after this response
+  std::function<void(socket_t)> hand_over;  // takes the connection after the response
 };
 thread_local RequestState tl_request;
 
@@ -235,6 +236,10 @@ void ConnectionServer::CloseAfterResponse(const httplib::Request& req) {
 
 void ConnectionServer::BodyConsumed() { tl_request.body_consumed = true; }
 
+void ConnectionServer::HandOver(std::function<void(socket_t)> adopt) {
+  tl_request.hand_over = std::move(adopt);
+}
+
 void ConnectionServer::SetErrorHandler(HandlerWithResponse handler) {
   set_error_handler(HandlerWithResponse(
       [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
@@ -259,6 +264,13 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     bool connection_closed = false;
     ret = process_request(strm, left == 1, connection_closed, OnParsed);
     strm.WipeConsumed();
+    if (tl_request.hand_over) {
+      // The connection is the adopter's now: neither read from it nor close it here.
+      auto adopt = std::move(tl_request.hand_over);
+      tl_request = RequestState{};
+      adopt(sock);
+      return true;
+    }
     // A body nobody read would be parsed as the next request: never reuse then.
     bool unread = tl_request.has_body && !tl_request.body_consumed;
     if (!ret || connection_closed || tl_request.close || !tl_request.parsed || unread) {

@@ -32,6 +32,7 @@
 // thread-local to it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "http/httplib_seam.h"
@@ -49,6 +50,10 @@ class ConnectionServer : public httplib::Server {
   static void CloseAfterResponse(const httplib::Request& req);
   // The handler read the request's body completely.
   static void BodyConsumed();
+  // Once the current request's response went out, the connection is given to `adopt`
+  // instead of serving another request or closing: `adopt` owns the socket from then on
+  // (an event stream, http/event_stream.h). Call from a handler's content provider.
+  static void HandOver(std::function<void(socket_t)> adopt);
 
  protected:
   // Runs before the first request on a connection (peer credentials).

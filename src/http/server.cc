@@ -118,34 +118,48 @@ namespace {
 
 // httplib::ThreadPool's contract (every queued job runs; shutdown() runs what is queued,
 // then joins), but threads are started on demand, up to `max`, when a job arrives and no
-// worker is idle; a started worker stays for the pool's life.
+// worker is idle, and a worker that finishes a job while `spare_max` others are idle
+// exits. A burst (64 event streams opening at once) starts many workers; without the
+// exit they would all stay, and a new connection would wake whichever had waited longest
+// — a cold one (see kHttpSpareWorkersMax). Idle RSS falls back after a burst too.
 class GrowingPool final : public httplib::TaskQueue {
  public:
-  explicit GrowingPool(size_t max) : max_(max) {}
+  GrowingPool(size_t max, size_t spare_max) : max_(max), spare_max_(spare_max) {}
   ~GrowingPool() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(std::move(fn));
-    if (idle_ < jobs_.size() && workers_.size() < max_)
-      workers_.emplace_back([this] { Work(); });
+    std::vector<std::thread> exited;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      exited.swap(exited_);
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && workers_.size() < max_) {
+        workers_.emplace_back();
+        auto self = std::prev(workers_.end());
+        *self = std::thread([this, self] { Work(self); });
+      }
+    }
     cv_.notify_one();
+    for (auto& t : exited) t.join();
   }
 
   void shutdown() override {
-    std::vector<std::thread> workers;
+    std::list<std::thread> workers;
+    std::vector<std::thread> exited;
     {
       std::lock_guard<std::mutex> lock(mu_);
       shutdown_ = true;
       workers.swap(workers_);
+      exited.swap(exited_);
     }
     cv_.notify_all();
     for (auto& t : workers)
       if (t.joinable()) t.join();
+    for (auto& t : exited) t.join();
   }
 
  private:
-  void Work() {
+  void Work(std::list<std::thread>::iterator self) {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       ++idle_;
@@ -157,14 +171,22 @@ class GrowingPool final : public httplib::TaskQueue {
       lock.unlock();
       fn();
       lock.lock();
+      if (!shutdown_ && jobs_.empty() && idle_ >= spare_max_) {
+        // Enough workers wait already: this one ends; the next enqueue joins it.
+        exited_.push_back(std::move(*self));
+        workers_.erase(self);
+        return;
+      }
     }
   }
 
   const size_t max_;
+  const size_t spare_max_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> workers_;
+  std::list<std::thread> workers_;   // running (their std::thread objects)
+  std::vector<std::thread> exited_;  // ended or ending; joined by enqueue or shutdown
   size_t idle_ = 0;
   bool shutdown_ = false;
 };
@@ -426,22 +448,29 @@ class HttpServer::Impl {
       return Count("/events", 503);
     }
     Count("/events", 200);
-    auto cursor = std::make_shared<int64_t>(-1);
     res.set_header("Cache-Control", "no-store");
+    // cpp-httplib sends the headers, then calls the provider once: it sends the stream's
+    // first bytes and hands the connection to the streamer, and returns false so that
+    // cpp-httplib writes nothing more (no last chunk). A HEAD request never calls it.
+    auto handed_over = std::make_shared<bool>(false);
     res.set_chunked_content_provider(
         "text/event-stream",
-        [streamer, er, cursor, this](size_t, httplib::DataSink& sink) {
-          std::string chunk;
-          if (stopping_ || !streamer->Next(er, cursor.get(), &chunk)) {
-            if (!chunk.empty()) sink.write(chunk.data(), chunk.size());
+        [streamer, er, handed_over, this](size_t, httplib::DataSink& sink) {
+          int64_t cursor = 0;
+          std::string head;
+          if (stopping_ || !streamer->Open(er, &cursor, &head)) {
             sink.done();
             return true;
           }
-          if (!sink.is_writable()) return false;
-          if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
-          return true;
+          if (!sink.write(head.data(), head.size())) return false;
+          *handed_over = true;
+          ConnectionServer::HandOver(
+              [streamer, er, cursor](socket_t fd) { streamer->Adopt(fd, er, cursor); });
+          return false;
         },
-        [streamer](bool) { streamer->ReleaseSlot(); });
+        [streamer, handed_over](bool) {
+          if (!*handed_over) streamer->ReleaseSlot();
+        });
   }
 
   void Count(const std::string& route, int status) { o_.metrics_.CountHttp(route, status); }
@@ -577,9 +606,11 @@ class HttpServer::Impl {
     // Every knob set explicitly (TOOLCHAIN.md): no library default is our policy.
     // A pool per listener: a client holding every worker of one listener (TCP is the one
     // that may face the network) cannot queue the others' clients behind it. Workers are
-    // started as connections need them, so an idle daemon holds a few threads, not 2 x 96.
+    // started as connections need them and end when more than a few are idle, so an idle
+    // daemon holds a few threads, not 2 x 96.
     s.new_task_queue = [] {
-      return new GrowingPool(static_cast<size_t>(limits::kHttpWorkerThreads));
+      return new GrowingPool(static_cast<size_t>(limits::kHttpWorkerThreads),
+                             static_cast<size_t>(limits::kHttpSpareWorkersMax));
     };
     // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));

@@ -47,8 +47,9 @@ using ClientVerifier = std::function<bool(const std::string& id, const std::stri
 using AuthFailureSink =
     std::function<void(const std::string& peer, const std::string& reason, bool lockout)>;
 
-// Serves GET /events once authenticated. Writes the stream through `write`, which
-// returns false once the client has gone; returns when the stream ends.
+// Serves GET /events once authenticated. The worker that admitted the request sends the
+// response headers and Open's first bytes, then hands the connection to Adopt and goes
+// back to serving requests: an open stream holds no worker thread.
 struct EventStreamRequest {
   rpc::CallContext ctx;
   std::optional<int64_t> since;  // from ?since= or Last-Event-ID
@@ -59,9 +60,12 @@ class EventStreamer {
   // Reserves a subscriber slot; false when the cap is reached (→ 503).
   virtual bool TryAcquireSlot() = 0;
   virtual void ReleaseSlot() = 0;
-  // Produces the next chunk of the stream (blocking up to a heartbeat interval);
-  // returns false when the stream is over.
-  virtual bool Next(const EventStreamRequest& req, int64_t* cursor, std::string* chunk) = 0;
+  // Places the stream's cursor and gives the stream's first bytes (unframed); false when
+  // the stream cannot start (it ends at once).
+  virtual bool Open(const EventStreamRequest& req, int64_t* cursor, std::string* head) = 0;
+  // Takes over the connection `fd` (its response headers and first bytes sent, chunked)
+  // and the slot: from here the streamer writes the stream's chunks and closes `fd`.
+  virtual void Adopt(int fd, const EventStreamRequest& req, int64_t cursor) = 0;
 };
 
 // Handles POST /discord/interactions (authenticated by signature, not by token).
