@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One performance report: every figure beside its target.
 
-Usage: /usr/bin/python3 bench/report.py [--quick] [--build build]
+Usage: /usr/bin/python3 bench/report.py [--quick] [--build build] [--only SECTION ...]
 Needs build/assentd (scripts/build.sh) and, for the fuzz figures, build-fuzz/ (scripts/build.sh --fuzz).
 Prints: ping vs the bare cpp-httplib ceiling (bench/ping.sh), the approval round trip over
 the Unix socket and TCP, RPC p99 with 64 SSE subscribers attached and events flowing,
@@ -236,7 +236,8 @@ def bench_sse(args, build):
         hello = Rpc(d, "agent").call("client.hello", {"kind": "agent", "name": "b"})["result"]
         agent = Rpc(d, "agent", client=(hello["client_id"], hello["client_key"]))
         rpc.call("secret.put", {"name": "S", "value": "x"})
-        n, rounds = (1000, 2) if args.quick else (3000, 4)
+        n = 1000 if args.quick else 3000
+        rounds = args.sse_rounds or (2 if args.quick else 6)
 
         def loop(events):
             # Python's collector would pause the client at random (more so as the report's
@@ -350,18 +351,29 @@ def bench_fuzz(args):
 
 
 def main():
+    sections = {
+        "ping": lambda a, b: bench_ping(a),
+        "round-trip": bench_round_trip,
+        "sse": bench_sse,
+        "start-rss": lambda a, b: bench_start_rss(b),
+        "conformance": lambda a, b: bench_conformance(b),
+        "fuzz": lambda a, b: bench_fuzz(a),
+    }
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="shorter runs")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--sse-rounds", type=int, default=0, metavar="N",
+                    help="SSE section: rounds a side (default 6; 2 with --quick)")
+    ap.add_argument("--only", action="append", choices=sorted(sections), metavar="SECTION",
+                    help="run only this section (repeatable): " + ", ".join(sections))
     args = ap.parse_args()
     build = os.path.abspath(args.build)
+    if not os.path.exists(os.path.join(build, "assentd")):
+        raise SystemExit("%s/assentd is missing: build it first (scripts/build.sh)" % build)
     print("Assent performance report (load average %.1f on %d cores)" % (os.getloadavg()[0], os.cpu_count()))
-    bench_ping(args)
-    bench_round_trip(args, build)
-    bench_sse(args, build)
-    bench_start_rss(build)
-    bench_conformance(build)
-    bench_fuzz(args)
+    for name, run in sections.items():
+        if not args.only or name in args.only:
+            run(args, build)
     missed = [r for r in ROWS if r[3] == "MISSED"]
     print("\n%d figures, %d targets met, %d missed" % (len(ROWS), sum(r[3] == "met" for r in ROWS), len(missed)))
 

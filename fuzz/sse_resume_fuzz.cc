@@ -270,7 +270,8 @@ class Run {
   }
 
   void Stream(events::EventLog& log, const assent::http::EventStreamRequest& req) {
-    assent::http::SseStreamer streamer(log, /*heartbeat_s=*/60, /*subscribers_max=*/4);
+    assent::http::SseStreamer streamer(log, /*heartbeat_s=*/60, /*subscribers_max=*/4,
+                                       /*write_timeout_ms=*/5000, /*fan_out_interval_ms=*/0);
     const std::set<int64_t> retained = Retained();
     const int64_t last = static_cast<int64_t>(inserted_.size());
     auto visible = [&](const Stored& e) {

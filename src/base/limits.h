@@ -82,10 +82,11 @@ inline constexpr int64_t kHttpWorkerThreads = kSseSubscribersMax + kRpcConcurren
 // waited longest, and with 8 idle ones that worker was cold (bench/report.py: RPC p99
 // +15 % for as long as they stayed, after 64 connections opened at once).
 inline constexpr int64_t kHttpSpareWorkersMax = 2;
-// A connection closes after this many requests (the client reconnects at once): with
-// more busy connections than workers, the ones queued for a worker get their turn within
-// a fraction of a second instead of waiting for a connection to go idle (bench/ping.sh
-// at 256 connections: no starved connection). About 1 % more connects.
+// A connection closes after this many requests while other connections wait for a
+// worker (the client reconnects at once): the queued ones get their turn within a
+// fraction of a second instead of waiting for a connection to go idle (bench/ping.sh at
+// 256 connections: no starved connection). While none waits it goes on: a reconnect per
+// 100 calls was most of the slowest 1 % of RPC calls (bench/report.py).
 inline constexpr int64_t kKeepAliveRequestsMax = 100;
 // An idle keep-alive connection holds a worker, and a stopping server waits for it to
 // notice: short enough for a prompt shutdown, long enough for a client's next call.

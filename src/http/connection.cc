@@ -259,6 +259,8 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
   bool linger = false;
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     if (!WaitForRequest(strm, sock, keep_alive_timeout_sec_, svr_sock_)) break;
+    // At the limit, the connection ends only if another waits for a worker.
+    if (left == 1 && waiting_connections_.load() == 0) left = keep_alive_max_count_;
     tl_request = RequestState{};
     strm.ResetBudget();
     bool connection_closed = false;

@@ -32,6 +32,7 @@
 // thread-local to it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -55,11 +56,20 @@ class ConnectionServer : public httplib::Server {
   // (an event stream, http/event_stream.h). Call from a handler's content provider.
   static void HandOver(std::function<void(socket_t)> adopt);
 
+  // Connections accepted by this server and waiting for a worker; kept up to date by the
+  // server's task queue. The keep-alive request limit ends a connection only while some
+  // wait: it exists so that they get a worker, and without them closing is pure cost (a
+  // reconnect for the client).
+  std::atomic<size_t>& waiting_connections() { return waiting_connections_; }
+
  protected:
   // Runs before the first request on a connection (peer credentials).
   virtual void OnConnection(socket_t /*sock*/) {}
 
   bool process_and_close_socket(socket_t sock) override;
+
+ private:
+  std::atomic<size_t> waiting_connections_{0};
 };
 
 }  // namespace assent::http

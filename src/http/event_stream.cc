@@ -30,13 +30,10 @@ constexpr int kRetryMs = 1000;
 constexpr size_t kOutLowWater = 64u << 10;
 // What a client may send on its event stream (nothing is expected) before it is closed.
 constexpr size_t kInboundBytesMax = 64u << 10;
-// How long the destructor lets streams take their `shutdown` event.
-constexpr int kStopGraceMs = 1000;
-// The writer reads the log and fans out at most once per interval: commits that land
-// within it go to each subscriber in one write (bounded fan-out cost under a burst).
-constexpr auto kFillInterval = std::chrono::milliseconds(5);
 // The writer's CPU priority relative to the RPC workers (see the header).
 constexpr int kWriterNice = 10;
+// How long the destructor lets streams take their `shutdown` event.
+constexpr int kStopGraceMs = 1000;
 
 std::string Frame(const std::optional<int64_t>& id, const std::string& type, const json& data) {
   std::string out;
@@ -69,11 +66,12 @@ int64_t MsUntil(std::chrono::steady_clock::time_point t, std::chrono::steady_clo
 }  // namespace
 
 SseStreamer::SseStreamer(events::EventLog& log, int64_t heartbeat_s, int64_t subscribers_max,
-                         int64_t write_timeout_ms)
+                         int64_t write_timeout_ms, int64_t fan_out_interval_ms)
     : log_(log),
       heartbeat_ms_(heartbeat_s * 1000),
       subscribers_max_(subscribers_max),
       write_timeout_ms_(write_timeout_ms),
+      fan_out_interval_(fan_out_interval_ms),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (epoll_fd_ >= 0 && wake_fd_ >= 0) {
@@ -230,8 +228,7 @@ void SseStreamer::Fill(int64_t notified, Clock::time_point now) {
   std::map<std::tuple<int64_t, bool, std::string>, Rendered> round;
   for (auto& [fd, s] : streams_) {
     if (s.closing) continue;
-    bool behind = s.read_at_notified < notified || s.read_at_notified < 0 || s.more;
-    if (behind && s.out.size() - s.out_off < kOutLowWater) {
+    if (WantsRead(s, notified)) {
       auto key = std::make_tuple(s.cursor, s.scope.all, s.scope.originator);
       auto it = round.find(key);
       if (it == round.end()) {
@@ -312,13 +309,19 @@ bool SseStreamer::Flush(Stream& s, Clock::time_point now) {
   return true;
 }
 
-int SseStreamer::NextTimeoutMs(Clock::time_point now) const {
+bool SseStreamer::WantsRead(const Stream& s, int64_t notified) {
+  bool behind = s.read_at_notified < notified || s.read_at_notified < 0 || s.more;
+  return !s.closing && behind && s.out.size() - s.out_off < kOutLowWater;
+}
+
+int SseStreamer::NextTimeoutMs(Clock::time_point now, int64_t notified) const {
   int64_t wait = heartbeat_ms_;
   for (const auto& [fd, s] : streams_) {
+    // Behind and with room again (its output drained since the last read, or a replay
+    // continues): read at once, not at the next commit or heartbeat.
+    if (WantsRead(s, notified)) return 0;
     if (s.out_off < s.out.size()) {
       wait = std::min(wait, MsUntil(s.stalled_since + std::chrono::milliseconds(write_timeout_ms_), now));
-    } else if (s.more) {
-      return 0;  // replay continues as soon as the output is drained
     } else {
       wait = std::min(wait, MsUntil(s.last_write + std::chrono::milliseconds(heartbeat_ms_), now));
     }
@@ -327,9 +330,9 @@ int SseStreamer::NextTimeoutMs(Clock::time_point now) const {
 }
 
 void SseStreamer::Run() {
+  ::pthread_setname_np(::pthread_self(), "assent-events");
   // Linux: a thread's nice value is its own (setpriority on its thread id).
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWriterNice);
-  ::pthread_setname_np(::pthread_self(), "assent-events");
   std::vector<Stream> adopted;
   std::optional<Clock::time_point> stop_deadline;
   Clock::time_point last_fill{};
@@ -355,9 +358,11 @@ void SseStreamer::Run() {
     std::optional<Clock::time_point> hold;
     if (shutting) {
       for (auto& [fd, s] : streams_) QueueEnd(s, ShutdownFrame(reason));
-    } else if (!took_new && now < last_fill + kFillInterval) {
-      hold = last_fill + kFillInterval;  // commits in this interval go out together
-      wake_pending_.store(true);         // and do not wake the writer meanwhile
+    } else if (!took_new && now < last_fill + fan_out_interval_) {
+      // Commits within the interval go to each subscriber together, in one write: the
+      // fan-out cost is bounded by time, not by the commit rate.
+      hold = last_fill + fan_out_interval_;
+      wake_pending_.store(true);  // commits meanwhile need not wake the writer
     } else {
       Fill(notified, now);
       last_fill = now;
@@ -375,8 +380,8 @@ void SseStreamer::Run() {
       streams_.clear();
       return;
     }
-    int timeout = hold ? static_cast<int>(MsUntil(*hold, now)) : NextTimeoutMs(now);
-    if (shutting) timeout = std::min(timeout, 100);
+    int timeout = hold ? static_cast<int>(MsUntil(*hold, now)) : NextTimeoutMs(now, notified);
+    if (shutting && !streams_.empty()) timeout = std::min(timeout, 100);
     int n = ::epoll_wait(epoll_fd_, events, 64, timeout);
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;

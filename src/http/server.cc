@@ -124,7 +124,9 @@ namespace {
 // — a cold one (see kHttpSpareWorkersMax). Idle RSS falls back after a burst too.
 class GrowingPool final : public httplib::TaskQueue {
  public:
-  GrowingPool(size_t max, size_t spare_max) : max_(max), spare_max_(spare_max) {}
+  // `waiting`: kept equal to the number of queued jobs (connections without a worker).
+  GrowingPool(size_t max, size_t spare_max, std::atomic<size_t>* waiting)
+      : max_(max), spare_max_(spare_max), waiting_(waiting) {}
   ~GrowingPool() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
@@ -133,6 +135,7 @@ class GrowingPool final : public httplib::TaskQueue {
       std::lock_guard<std::mutex> lock(mu_);
       exited.swap(exited_);
       jobs_.push_back(std::move(fn));
+      waiting_->store(jobs_.size());
       if (idle_ < jobs_.size() && workers_.size() < max_) {
         workers_.emplace_back();
         auto self = std::prev(workers_.end());
@@ -168,6 +171,7 @@ class GrowingPool final : public httplib::TaskQueue {
       if (jobs_.empty()) return;  // shutting down, nothing left to run
       std::function<void()> fn = std::move(jobs_.front());
       jobs_.pop_front();
+      waiting_->store(jobs_.size());
       lock.unlock();
       fn();
       lock.lock();
@@ -182,6 +186,7 @@ class GrowingPool final : public httplib::TaskQueue {
 
   const size_t max_;
   const size_t spare_max_;
+  std::atomic<size_t>* const waiting_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
@@ -449,6 +454,8 @@ class HttpServer::Impl {
     }
     Count("/events", 200);
     res.set_header("Cache-Control", "no-store");
+    // The connection ends with the stream: say so, so that no client pools it.
+    ConnectionServer::CloseAfterResponse(req);
     // cpp-httplib sends the headers, then calls the provider once: it sends the stream's
     // first bytes and hands the connection to the streamer, and returns false so that
     // cpp-httplib writes nothing more (no last chunk). A HEAD request never calls it.
@@ -608,9 +615,10 @@ class HttpServer::Impl {
     // that may face the network) cannot queue the others' clients behind it. Workers are
     // started as connections need them and end when more than a few are idle, so an idle
     // daemon holds a few threads, not 2 x 96.
-    s.new_task_queue = [] {
+    s.new_task_queue = [&s] {
       return new GrowingPool(static_cast<size_t>(limits::kHttpWorkerThreads),
-                             static_cast<size_t>(limits::kHttpSpareWorkersMax));
+                             static_cast<size_t>(limits::kHttpSpareWorkersMax),
+                             &s.waiting_connections());
     };
     // ReadBody enforces the limit; this bounds any body cpp-httplib would read itself.
     s.set_payload_max_length(static_cast<size_t>(limits::kRpcBodyBytesMax) * (ASSENT_FAULT("body-limit-ignored") ? 4 : 1));

@@ -162,9 +162,15 @@ def sse_events(lines):
 
 def test_curl_n_streams_events_heartbeats_and_ends_cleanly_on_shutdown(cli):
     tcp = setup_daemon(cli)
-    proc, out = curl_events(cli, tcp)
+    head = cli.home / "events-response-head"
+    proc, out = curl_events(cli, tcp, "-D", str(head))
     try:
         out.wait_for(lambda ls: "retry: 1000" in ls, what="the stream's retry line")
+        # The connection ends with the stream, and the answer says so (no client pools it).
+        fields = head.read_text().lower()
+        assert "content-type: text/event-stream" in fields, fields
+        assert "connection: close" in fields, fields
+        assert "transfer-encoding: chunked" in fields, fields
         request_id = new_request(cli)
         events = out.wait_for(lambda ls: [e for e in sse_events(ls)
                                           if e[1] == "request.created"],

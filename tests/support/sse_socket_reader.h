@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 
 namespace assent::testing {
 
@@ -56,7 +57,9 @@ class SseSocketReader {
 
   // Reads until `done(Text())` holds (true), or the peer closes or `timeout_ms` passes
   // (false; a closed peer sets eof()).
-  bool ReadUntil(const std::function<bool(const std::string&)>& done, int timeout_ms = 5000) {
+  // `pause_ms`: a slow client: it reads what has arrived, then sleeps that long.
+  bool ReadUntil(const std::function<bool(const std::string&)>& done, int timeout_ms = 5000,
+                 int pause_ms = 0) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!done(Text())) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -69,6 +72,9 @@ class SseSocketReader {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) eof_ = true;
       else raw_.append(buf, static_cast<size_t>(n));
+      pollfd more{fd_, POLLIN, 0};
+      if (pause_ms > 0 && ::poll(&more, 1, 0) == 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
     }
     return true;
   }

@@ -61,10 +61,15 @@ class SseStreamerTest : public ::testing::Test {
   // Opens a stream as the HTTP server does: a slot, Open, then Adopt of one end of a
   // socket pair (the other is the client's). The worker's first bytes are not sent
   // here; `head` receives them.
+  // `sndbuf`: the server end's send buffer (0: the system's), so that tests of a slow
+  // client do not depend on the host's socket buffer sizes.
   std::unique_ptr<Client> Start(http::SseStreamer& s, const http::EventStreamRequest& req,
-                                std::string* head = nullptr) {
+                                std::string* head = nullptr, int sndbuf = 0) {
     int sv[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    if (sndbuf > 0) {
+      EXPECT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+    }
     EXPECT_TRUE(s.TryAcquireSlot());
     int64_t cursor = -1;
     std::string first;
@@ -227,6 +232,23 @@ TEST_F(SseStreamerTest, ABurstOfCommitsArrivesWholeInOrderAtEveryStream) {
   EXPECT_EQ(Ids(agent->Text()), mine);
 }
 
+TEST_F(SseStreamerTest, AnEventNotifiedWhileAClientWasBehindArrivesOnceItCatchesUp) {
+  // The stream's output is over its low-water mark when a commit is notified, so the
+  // writer does not read it then; when a slow client has drained the output, the writer
+  // must read at once, not at the next commit or heartbeat (30 s here). Review finding:
+  // with the socket buffers of a usual Linux host the last write drained more than the
+  // low-water mark at once, and the event waited for the heartbeat.
+  const std::string big = R"({"pad":")" + std::string(4000, 'x') + R"("})";
+  for (int i = 0; i < 250; ++i) Add("request.created", "cl_a", big);
+  http::SseStreamer s(*log_, 30, 64);
+  auto c = Start(s, Req(rpc::Role::kAdmin, std::nullopt, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the replay fills the buffers
+  s.Notify(Add("grant.used", "cl_b"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(c->ReadUntil(HasIds(251), 10000, /*pause_ms=*/50)) << Ids(c->Text()).size();
+  EXPECT_EQ(Ids(c->Text()).back(), 251);
+}
+
 TEST_F(SseStreamerTest, AClientThatClosesFreesItsSlot) {
   http::SseStreamer s(*log_, 30, 64);
   auto c = Start(s, Req(rpc::Role::kAdmin, std::nullopt, std::nullopt));
@@ -240,7 +262,7 @@ TEST_F(SseStreamerTest, AClientThatStopsReadingIsClosedAfterTheWriteTimeout) {
   const std::string big = R"({"pad":")" + std::string(1000, 'x') + R"("})";
   for (int i = 0; i < 3000; ++i) Add("request.created", "cl_a", big);
   http::SseStreamer s(*log_, 30, 64, /*write_timeout_ms=*/300);
-  auto stuck = Start(s, Req(rpc::Role::kAdmin, std::nullopt, 0));
+  auto stuck = Start(s, Req(rpc::Role::kAdmin, std::nullopt, 0), nullptr, 64 << 10);
   auto healthy = Start(s, Req(rpc::Role::kAdmin, std::nullopt, std::nullopt));
   EXPECT_TRUE(WaitFor([&] { return s.Subscribers() == 1; })) << s.Subscribers();
   // The stalled stream did not hold up the others.

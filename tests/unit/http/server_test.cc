@@ -356,6 +356,50 @@ TEST_F(HttpServerTest, ConnectionRequestsSentTogetherAreAllServed) {
   EXPECT_EQ(Count(got, "\"pong\":true"), 3u) << got;
 }
 
+TEST_F(HttpServerTest, ConnectionGoesOnPastTheRequestLimitWhileNoOtherWaits) {
+  // The limit exists so that queued connections get a worker; with none queued, the
+  // connection serves every request (here half as many again as the limit).
+  const size_t n = static_cast<size_t>(limits::kKeepAliveRequestsMax) * 3 / 2;
+  Raw c(tcp_);
+  ASSERT_TRUE(c.connected());
+  std::string requests;
+  for (size_t i = 0; i < n; ++i) requests += PingRequest();
+  c.Send(requests + PingRequest("Connection: close\r\n"));
+  bool closed = false;
+  std::string got = c.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(Count(got, "\"pong\":true"), n + 1);
+  EXPECT_EQ(Count(got, "Connection: close"), 1u) << "closed before the request that asked";
+}
+
+TEST_F(HttpServerTest, ConnectionEndsAtTheRequestLimitWhileAnotherWaitsForAWorker) {
+  // Every worker of the TCP listener held by an idle keep-alive connection, one more
+  // connection queued: a busy connection ends at the limit so the queued one is served.
+  const size_t workers = static_cast<size_t>(limits::kHttpWorkerThreads);
+  std::vector<std::unique_ptr<Raw>> holders;
+  for (size_t i = 0; i + 1 < workers; ++i) {
+    holders.push_back(std::make_unique<Raw>(tcp_));
+    holders.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  Raw busy(tcp_);
+  ASSERT_TRUE(busy.connected());
+  busy.Send(PingRequest());  // the last worker
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Raw queued(tcp_);
+  ASSERT_TRUE(queued.connected());
+  queued.Send(PingRequest("Connection: close\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string requests;
+  for (int64_t i = 1; i < limits::kKeepAliveRequestsMax * 2; ++i) requests += PingRequest();
+  busy.Send(requests);
+  bool closed = false;
+  std::string got = busy.ReadAll(&closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(Count(got, "\"pong\":true"), static_cast<size_t>(limits::kKeepAliveRequestsMax));
+  std::string queued_got = queued.ReadAll(&closed);
+  EXPECT_EQ(Count(queued_got, "\"pong\":true"), 1u) << "the queued connection was served";
+}
+
 TEST_F(HttpServerTest, ConnectionRefusedBodyClosesAfterTheAnswer) {
   Raw c(tcp_);
   ASSERT_TRUE(c.connected());
