@@ -261,10 +261,12 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     if (!WaitForRequest(strm, sock, keep_alive_timeout_sec_, svr_sock_)) break;
     // At the limit, the connection ends only if another waits for a worker.
     if (left == 1 && waiting_connections_.load() == 0) left = keep_alive_max_count_;
+    // The last request of this connection: its answer says `Connection: close`.
+    const bool last = left == 1;
     tl_request = RequestState{};
     strm.ResetBudget();
     bool connection_closed = false;
-    ret = process_request(strm, left == 1, connection_closed, OnParsed);
+    ret = process_request(strm, last, connection_closed, OnParsed);
     strm.WipeConsumed();
     if (tl_request.hand_over) {
       // The connection is the adopter's now: neither read from it nor close it here.
@@ -275,7 +277,9 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     }
     // A body nobody read would be parsed as the next request: never reuse then.
     bool unread = tl_request.has_body && !tl_request.body_consumed;
-    if (!ret || connection_closed || tl_request.close || !tl_request.parsed || unread) {
+    // (cpp-httplib sets connection_closed only from the request's Connection header, not
+    // at our limit: `last` is checked here so that the close below lingers too.)
+    if (!ret || last || connection_closed || tl_request.close || !tl_request.parsed || unread) {
       // Also when the client already sent more (pipelined past the keep-alive limit):
       // closing with unread data would reset the connection under the last answer.
       linger = ret && (tl_request.close || unread || !tl_request.parsed || strm.HasBuffered() ||
