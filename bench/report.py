@@ -226,8 +226,9 @@ def bench_sse(args, build):
     access.cancel (two events). Rounds alternate, A-B-B-A, between no subscriber and 64
     subscribers (attached for the round, in a process of their own), so that drift of the
     machine falls on both sides; the p99 of each side is taken over all its rounds. For
-    reference: a ping-only run, and the loop on the fresh daemon before any subscriber. Delivery latency is measured per event and subscriber
-    from the start of the RPC that committed it (an upper bound) to its arrival.
+    reference: a ping-only run, and the loop on the fresh daemon before any subscriber.
+    Delivery latency is measured per event and subscriber from the start of the RPC that
+    committed it (an upper bound) to its arrival.
     """
     print("SSE: 64 subscribers, RPC p99 and event delivery latency", flush=True)
     d = Daemon(build)

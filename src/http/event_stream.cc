@@ -193,24 +193,24 @@ void SseStreamer::TakeAdopted(std::vector<Stream>& adopted) {
   adopted.clear();
 }
 
-void SseStreamer::Queue(Stream& s, const std::string& payload) {
-  if (payload.empty() || s.closing) return;
-  if (s.out_off == s.out.size()) {
+void SseStreamer::Append(Stream& s, const std::string& bytes) {
+  if (s.out_off == s.out.size()) {  // nothing waits: the stall clock starts now
     s.out.clear();
     s.out_off = 0;
     s.stalled_since = Clock::now();
   }
-  s.out += Hex(payload.size());
-  s.out += "\r\n";
-  s.out += payload;
-  s.out += "\r\n";
+  s.out += bytes;
+}
+
+void SseStreamer::Queue(Stream& s, const std::string& payload) {
+  if (payload.empty() || s.closing) return;
+  Append(s, Hex(payload.size()) + "\r\n" + payload + "\r\n");
 }
 
 void SseStreamer::QueueEnd(Stream& s, const std::string& last_payload) {
-  Queue(s, last_payload);
   if (s.closing) return;
-  if (s.out_off == s.out.size()) s.stalled_since = Clock::now();
-  s.out += "0\r\n\r\n";  // the last chunk: the response is complete
+  Queue(s, last_payload);
+  Append(s, "0\r\n\r\n");  // the last chunk: the response is complete
   s.closing = true;
 }
 
@@ -310,7 +310,7 @@ bool SseStreamer::Flush(Stream& s, Clock::time_point now) {
 }
 
 bool SseStreamer::WantsRead(const Stream& s, int64_t notified) {
-  bool behind = s.read_at_notified < notified || s.read_at_notified < 0 || s.more;
+  bool behind = s.read_at_notified < notified || s.more;  // never read: -1 < any id
   return !s.closing && behind && s.out.size() - s.out_off < kOutLowWater;
 }
 

@@ -95,6 +95,9 @@ class SseStreamer final : public EventStreamer {
   void TakeAdopted(std::vector<Stream>& adopted);
   // Reads and renders what each stream lacks (sharing reads), queues heartbeats.
   void Fill(int64_t notified, Clock::time_point now);
+  // Adds bytes to the stream's output (starting its stall clock if none were waiting).
+  static void Append(Stream& s, const std::string& bytes);
+  // Adds `payload` as one HTTP/1.1 chunk.
   void Queue(Stream& s, const std::string& payload);
   void QueueEnd(Stream& s, const std::string& last_payload);
   // Writes what it can; false when the stream is to be closed now.

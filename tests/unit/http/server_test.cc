@@ -434,17 +434,23 @@ std::string ChunkedPingHead() {
          "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
 }
 
+// ChunkedPingHead, then a first chunk holding kPing, up to and without the CRLF that
+// should end that chunk's data.
+std::string ChunkedPingFirstChunk() {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%zx\r\n", std::strlen(kPing));
+  return ChunkedPingHead() + hex + kPing;
+}
+
 TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
   const size_t max = static_cast<size_t>(limits::kRpcBodyBytesMax);
-  const std::string head = ChunkedPingHead();
   // kPing then spaces: exactly `max` bytes of valid JSON.
-  std::string ping(kPing);
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%zx\r\n", ping.size());
+  const std::string first = ChunkedPingFirstChunk() + "\r\n";
+  const size_t ping = std::strlen(kPing);
   {
     Raw c(tcp_);
     ASSERT_TRUE(c.connected());
-    c.Send(head + hex + ping + "\r\n" + Chunked(max - ping.size(), 65536) +
+    c.Send(first + Chunked(max - ping, 65536) +
            PingRequest("Connection: close\r\n"));
     bool closed = false;
     std::string got = c.ReadAll(&closed);
@@ -458,7 +464,7 @@ TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
   {
     Raw c(tcp_);
     ASSERT_TRUE(c.connected());
-    c.Send(head + hex + ping + "\r\n" + Chunked(max - ping.size() + 1, 65536) + PingRequest());
+    c.Send(first + Chunked(max - ping + 1, 65536) + PingRequest());
     bool closed = false;
     std::string got = c.ReadAll(&closed);
     EXPECT_TRUE(closed);
@@ -470,15 +476,11 @@ TEST_F(HttpServerTest, ConnectionChunkedBodyAtNIsServedAndAtNPlus1Is413) {
 }
 
 TEST_F(HttpServerTest, ConnectionBytesAfterABrokenChunkAreNeverARequest) {
-  const std::string head = ChunkedPingHead();
-  std::string ping(kPing);
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%zx\r\n", ping.size());
   // The chunk's data is not followed by CRLF: cpp-httplib ends the body there without an
   // error; what follows must not be served as a request.
   Raw c(tcp_);
   ASSERT_TRUE(c.connected());
-  c.Send(head + hex + ping + "X\r\n" + kSmuggled + PingRequest());
+  c.Send(ChunkedPingFirstChunk() + "X\r\n" + kSmuggled + PingRequest());
   bool closed = false;
   std::string got = c.ReadAll(&closed);
   EXPECT_TRUE(closed);
